@@ -1,0 +1,1 @@
+"""dealroom: deal folders of Markdown and YAML become isolated deal-room sites."""

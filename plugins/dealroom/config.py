@@ -1,0 +1,32 @@
+"""Options of the `dealroom` plugin, set under `plugins: - dealroom:` in mkdocs.yml."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+
+
+class DealRoomConfig(Config):
+    enabled = c.Type(bool, default=True)
+    """Build the deal sites. With `false`, `mkdocs build` writes only the root page."""
+
+    # Deals
+
+    deals_dir = c.Optional(c.Dir(exists=True))
+    """Folder holding one sub-folder per deal, relative to mkdocs.yml.
+    Defaults to `docs_dir` (this repository sets `docs_dir: deals`)."""
+
+    deals = c.ListOfItems(c.Type(str), default=[])
+    """Slugs of the deals to build; empty builds every deal (a quick preview of one)."""
+
+    # Rendering
+
+    as_of = c.Optional(c.Type((str, dt.date)))
+    """The day the build treats as today (YYYY-MM-DD), for overdue steps and days left.
+    Defaults to `SOURCE_DATE_EPOCH` if set, else the build date."""
+
+    missing_markers = c.Choice(("auto", "show", "hide"), default="auto")
+    """Show `MISSING: ...` where the business case lacks data (`show`), or render a clean
+    page (`hide`). `auto` shows them under `mkdocs serve` and hides them otherwise."""

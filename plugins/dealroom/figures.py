@@ -1,0 +1,139 @@
+"""Figures the tool computes from the business case: never typed in by the seller.
+
+The model is deliberately plain so a CFO can redo it on a napkin:
+
+- annual benefit  = sum over recurring costs of inaction of (annual amount x avoidable share)
+- one-off benefit = sum over one-off ("once") costs of inaction of (amount x avoidable share)
+- investment over the horizon = one-time costs + annual recurring costs x horizon years
+- net benefit = annual benefit x horizon + one-off benefit - investment over the horizon
+- ROI = net benefit / investment over the horizon
+- payback = months until cumulative benefit covers cumulative cost, with one-time costs
+  and one-off benefits at go-live and recurring amounts spread evenly over each month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .model import BusinessCase, Deal
+
+
+@dataclass(frozen=True)
+class BusinessCaseFigures:
+    """Computed figures; a field is None when the inputs it needs are missing."""
+
+    horizon_years: int
+    annual_cost_of_inaction: float | None
+    annual_benefit: float | None
+    one_off_benefit: float | None
+    one_time_investment: float | None
+    annual_recurring_investment: float | None
+    total_investment: float | None
+    total_benefit: float | None
+    net_benefit: float | None
+    roi_percent: float | None
+    payback_months: float | None
+    pays_back: bool | None  # False when the investment is not recovered within the horizon
+
+    @property
+    def complete(self) -> bool:
+        return self.roi_percent is not None
+
+
+def compute_figures(case: BusinessCase) -> BusinessCaseFigures:
+    horizon = case.investment.horizon_years
+    costs = case.cost_of_inaction
+    investment = case.investment
+    has_costs = bool(costs)
+    has_investment = bool(investment.one_time or investment.recurring)
+
+    annual_cost = sum(item.annual_amount for item in costs) if has_costs else None
+    annual_benefit = (
+        sum(item.annual_amount * item.avoidable_fraction for item in costs) if has_costs else None
+    )
+    one_off_benefit = (
+        sum(item.amount * item.avoidable_fraction for item in costs if item.per == "once")
+        if has_costs
+        else None
+    )
+    one_time = sum(item.amount for item in investment.one_time) if has_investment else None
+    recurring = sum(item.annual_amount for item in investment.recurring) if has_investment else None
+
+    if annual_benefit is None or one_off_benefit is None or one_time is None or recurring is None:
+        return BusinessCaseFigures(
+            horizon, annual_cost, annual_benefit, one_off_benefit, one_time, recurring,
+            None, None, None, None, None, None,
+        )  # fmt: skip
+
+    total_investment = one_time + recurring * horizon
+    total_benefit = annual_benefit * horizon + one_off_benefit
+    net_benefit = total_benefit - total_investment
+    roi = (net_benefit / total_investment * 100) if total_investment else None
+    payback, pays_back = _payback_months(
+        one_time - one_off_benefit, annual_benefit - recurring, horizon
+    )
+    return BusinessCaseFigures(
+        horizon, annual_cost, annual_benefit, one_off_benefit, one_time, recurring,
+        total_investment, total_benefit, net_benefit, roi, payback, pays_back,
+    )  # fmt: skip
+
+
+def _payback_months(
+    upfront_gap: float, annual_net: float, horizon_years: int
+) -> tuple[float | None, bool]:
+    """Months until the upfront gap is recovered by the monthly net benefit."""
+    if upfront_gap <= 0:
+        return 0.0, True
+    if annual_net <= 0:
+        return None, False
+    months = upfront_gap / (annual_net / 12)
+    return months, months <= horizon_years * 12
+
+
+# --- mutual action plan progress ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanProgress:
+    """Where the mutual action plan stands on a given day."""
+
+    total: int
+    done: int
+    in_progress: int
+    blocked: int
+    overdue: int
+    health: str  # "complete", "on track", "at risk", "off track" or "no plan"
+
+    @property
+    def percent_done(self) -> int:
+        return round(self.done / self.total * 100) if self.total else 0
+
+
+def plan_progress(deal: Deal, as_of: dt.date) -> PlanProgress:
+    """Summarise the plan. Off track: go-live lands after the compelling event, or a step
+    is overdue by more than two weeks. At risk: anything overdue or blocked."""
+    steps = deal.mutual_action_plan.steps
+    done = sum(step.status == "done" for step in steps)
+    overdue_steps = [step for step in steps if step.is_overdue(as_of)]
+    blocked = sum(step.status == "blocked" for step in steps)
+    event = deal.compelling_event
+    late_go_live = bool(event and deal.go_live and deal.go_live > event.date)
+    if not steps:
+        health = "no plan"
+    elif done == len(steps):
+        health = "complete"
+    elif late_go_live or any((as_of - step.due).days > 14 for step in overdue_steps):
+        health = "off track"
+    elif overdue_steps or blocked:
+        health = "at risk"
+    else:
+        health = "on track"
+    return PlanProgress(
+        total=len(steps),
+        done=done,
+        in_progress=sum(step.status == "in progress" for step in steps),
+        blocked=blocked,
+        overdue=len(overdue_steps),
+        health=health,
+    )

@@ -1,0 +1,389 @@
+"""The deal model: what `deals/<slug>/deal.yml` may contain, and its cross-field rules.
+
+The classes here only describe and check data; reading files lives in `loading.py`,
+figures in `figures.py`, pages in `rendering.py`. Every field carries a description
+(shown in error messages and mirrored in the README's deal folder reference).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+# --- vocabularies ------------------------------------------------------------------------
+
+SALES_STEPS = (
+    "research",
+    "introduce",
+    "qualify",
+    "learn",
+    "present",
+    "propose",
+    "resolve",
+    "agree",
+)
+DECISIONS = ("open", "yes", "no", "later")
+SIDES = ("buyer", "seller")
+PLAN_STATUSES = ("planned", "in progress", "done", "blocked")
+PERIODS = ("once", "month", "quarter", "year")
+BUYER_ROLES = (
+    "champion",
+    "economic buyer",
+    "executive sponsor",
+    "technical",
+    "it security",
+    "finance",
+    "procurement",
+    "legal",
+    "user",
+    "other",
+)
+SELLER_ROLES = (
+    "account executive",
+    "solution engineer",
+    "customer success",
+    "leadership",
+    "legal",
+    "security",
+    "other",
+)
+ROLES = tuple(dict.fromkeys(BUYER_ROLES + SELLER_ROLES))
+PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+
+
+def _normalise_word(value: Any) -> Any:
+    """Accept `In_Progress`, `in-progress` and `in progress` alike for vocabulary fields."""
+    if isinstance(value, str):
+        return re.sub(r"[\s_-]+", " ", value.strip().lower())
+    return value
+
+
+def _percent(value: Any) -> Any:
+    """Accept `70`, `70%` and `"70 %"`; the model stores a number from 0 to 100."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return value.strip()[:-1].strip()
+    return value
+
+
+Word = BeforeValidator(_normalise_word)
+Text = Annotated[str, Field(min_length=1)]
+Money = Annotated[float, Field(ge=0, description="an amount in the deal's currency")]
+Step = Annotated[Literal[SALES_STEPS], Word]  # type: ignore[valid-type]
+Side = Annotated[Literal[SIDES], Word]  # type: ignore[valid-type]
+Role = Annotated[Literal[ROLES], Word]  # type: ignore[valid-type]
+PlanStatus = Annotated[Literal[PLAN_STATUSES], Word]  # type: ignore[valid-type]
+Period = Annotated[Literal[PERIODS], Word]  # type: ignore[valid-type]
+Decision = Annotated[Literal[DECISIONS], Word]  # type: ignore[valid-type]
+
+
+class Model(BaseModel):
+    # Unknown keys are reported as warnings with a suggestion by `loading.py`, which walks
+    # the raw YAML against these classes; here they are simply ignored.
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+def _name_shorthand(value: Any) -> Any:
+    """`customer: Northwind` is shorthand for `customer: {name: Northwind}`."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+# --- parties and people ---------------------------------------------------------------
+
+
+class Party(Model):
+    """A company on one side of the deal."""
+
+    name: Text = Field(description="company name as the reader knows it", examples=["Northwind"])
+    domains: list[str] = Field(
+        default_factory=list,
+        description="email domains of this company, used to place unlisted people on a side",
+        examples=[["northwind.example"]],
+    )
+
+
+class Stakeholder(Model):
+    """A person involved in the deal, on either side."""
+
+    name: Text = Field(description="full name", examples=["Maria Chen"])
+    title: Text = Field(description="job title", examples=["VP Finance Operations"])
+    side: Side = Field(description="buyer or seller")
+    role: Role = Field(description="role in the deal, e.g. champion, economic buyer, legal")
+    email: str | None = Field(default=None, description="optional email address")
+
+    @model_validator(mode="after")
+    def _role_fits_side(self) -> Stakeholder:
+        allowed = BUYER_ROLES if self.side == "buyer" else SELLER_ROLES
+        if self.role not in allowed:
+            raise ValueError(
+                f"role '{self.role}' is not a {self.side}-side role; use one of: "
+                + ", ".join(allowed)
+            )
+        return self
+
+
+class CompellingEvent(Model):
+    """The customer-given date that makes the deal urgent."""
+
+    date: dt.date = Field(description="date as YYYY-MM-DD", examples=["2027-04-01"])
+    reason: Text = Field(description="what happens on that date")
+    if_missed: str | None = Field(default=None, description="what it costs the buyer if missed")
+
+
+class DealDecision(Model):
+    """Where the buyer's decision stands."""
+
+    status: Decision = Field(default="open", description="open, yes, no or later")
+    why: str | None = Field(default=None, description="the reason, required for no and later")
+    date: dt.date | None = Field(default=None, description="when the decision was made")
+
+    @model_validator(mode="after")
+    def _closed_decisions_need_a_reason(self) -> DealDecision:
+        if self.status in ("no", "later") and not self.why:
+            raise ValueError(f"a '{self.status}' decision needs a 'why' (e.g. next fiscal year)")
+        return self
+
+
+# --- business case -------------------------------------------------------------------
+
+
+class Headline(Model):
+    """Because of [change], we should [approach] by [date]. After, we'll avoid [risk]
+    while unlocking [outcome]."""
+
+    change: str | None = Field(default=None, description="the change that forces action")
+    approach: str | None = Field(default=None, description="what we should do")
+    by: dt.date | None = Field(default=None, description="by when (defaults to go_live)")
+    avoid: str | None = Field(default=None, description="the risk avoided")
+    unlock: str | None = Field(default=None, description="the outcome unlocked")
+
+
+class StrategicPriority(Model):
+    """The company-wide initiative the case serves."""
+
+    initiative: Text = Field(description="name of the strategic initiative")
+    owner: str | None = Field(default=None, description="executive owner (a stakeholder's name)")
+
+
+class Problem(Model):
+    """Every [frequency], at least [reach] are affected by [problem], costing us [cost].
+    If not addressed by [date], [it gets worse]."""
+
+    statement: str | None = Field(default=None, description="the problem in the buyer's words")
+    frequency: str | None = Field(
+        default=None, description="how often it hits, e.g. every month-end"
+    )
+    reach: str | None = Field(default=None, description="who is affected, e.g. 23 AP clerks")
+    worsens: str | None = Field(default=None, description="how it gets worse if not addressed")
+
+
+class CostItem(Model):
+    """One quantified cost of doing nothing."""
+
+    item: Text = Field(description="what the cost is")
+    amount: Money
+    per: Period = Field(default="year", description="once, month, quarter or year")
+    basis: str | None = Field(default=None, description="how the amount was calculated")
+    source: str | None = Field(default=None, description="who or what the number comes from")
+    avoidable_percent: Annotated[float, BeforeValidator(_percent), Field(ge=0, le=100)] = Field(
+        default=100, description="share of this cost the solution removes (0-100)"
+    )
+
+    @property
+    def annual_amount(self) -> float:
+        """The amount per year (0 for one-off costs)."""
+        return self.amount * PERIODS_PER_YEAR.get(self.per, 0)
+
+    @property
+    def avoidable_fraction(self) -> float:
+        return self.avoidable_percent / 100
+
+
+class Capability(Model):
+    """A capability the buyer needs, agreed before any vendor is chosen."""
+
+    name: Text = Field(description="the capability")
+    must_have: bool = Field(default=True, description="true for must-have, false for nice-to-have")
+    why: str | None = Field(default=None, description="why the buyer needs it")
+
+
+class Outcome(Model):
+    """A target outcome as a measurable metric."""
+
+    metric: Text = Field(description="what is measured", examples=["Days to close the books"])
+    baseline: str | None = Field(default=None, description="today's value")
+    target: str | None = Field(default=None, description="the target value")
+    by: dt.date | None = Field(default=None, description="date the target is reached")
+
+
+class InvestmentItem(Model):
+    """One line of what the buyer invests."""
+
+    item: Text = Field(description="what is bought")
+    amount: Money
+    per: Period = Field(default="once", description="once, month, quarter or year")
+
+    @property
+    def annual_amount(self) -> float:
+        return self.amount * PERIODS_PER_YEAR.get(self.per, 0)
+
+
+class Investment(Model):
+    """Money, time and people the buyer puts in."""
+
+    one_time: list[InvestmentItem] = Field(default_factory=list, description="one-off costs")
+    recurring: list[InvestmentItem] = Field(default_factory=list, description="recurring costs")
+    people: str | None = Field(default=None, description="people and time the buyer commits")
+    horizon_years: int = Field(default=3, ge=1, le=10, description="years the figures cover")
+
+    @model_validator(mode="after")
+    def _recurring_items_recur(self) -> Investment:
+        for index, line in enumerate(self.recurring):
+            if line.per == "once":
+                raise ValueError(
+                    f"recurring[{index}] '{line.item}' has per: once; move it to one_time "
+                    "or give per: month, quarter or year"
+                )
+        return self
+
+
+class BusinessCase(Model):
+    """The one-page business case, co-written with the champion."""
+
+    headline: Headline = Field(default_factory=Headline)
+    priority: StrategicPriority | None = Field(default=None, description="strategic priority")
+    problem: Problem = Field(default_factory=Problem)
+    cost_of_inaction: list[CostItem] = Field(default_factory=list)
+    capabilities: list[Capability] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(default_factory=list)
+    investment: Investment = Field(default_factory=Investment)
+    contributors: list[str] = Field(
+        default_factory=list,
+        description="stakeholder names credited under 'Developed by' besides the champion",
+    )
+
+
+# --- mutual action plan ---------------------------------------------------------------
+
+
+class PlanStep(Model):
+    """One dated step of the mutual action plan."""
+
+    title: Text = Field(description="what gets done")
+    owner: Text = Field(description="who does it (a stakeholder's name or a team)")
+    side: Side | None = Field(default=None, description="buyer or seller; taken from the owner")
+    due: dt.date = Field(description="due date as YYYY-MM-DD")
+    status: PlanStatus = Field(default="planned", description="planned, in progress, done, blocked")
+    phase: str | None = Field(default=None, description="e.g. security review, legal, procurement")
+    start: dt.date | None = Field(default=None, description="start date")
+    completed: dt.date | None = Field(default=None, description="completion date (done steps)")
+    notes: str | None = Field(default=None, description="free text shown in the plan")
+
+    @model_validator(mode="after")
+    def _completion_matches_status(self) -> PlanStep:
+        if self.completed and self.status != "done":
+            raise ValueError(f"has a completed date but status '{self.status}'; set status: done")
+        return self
+
+    def is_overdue(self, as_of: dt.date) -> bool:
+        return self.status != "done" and self.due < as_of
+
+
+class MutualActionPlan(Model):
+    """The dated steps both sides take to go-live by the compelling event."""
+
+    success_criteria: list[str] = Field(
+        default_factory=list, description="how both sides judge success"
+    )
+    steps: list[PlanStep] = Field(default_factory=list)
+
+    def ordered_steps(self) -> list[PlanStep]:
+        return sorted(self.steps, key=lambda step: (step.due, step.title))
+
+
+# --- the deal -------------------------------------------------------------------------
+
+
+class Deal(Model):
+    """Everything `deal.yml` holds for one deal."""
+
+    customer: Annotated[Party, BeforeValidator(_name_shorthand)] = Field(description="the buyer")
+    seller: Annotated[Party, BeforeValidator(_name_shorthand)] = Field(description="your company")
+    stage: int = Field(ge=1, le=5, description="pipeline stage from 1 to 5", examples=[3])
+    step: Step = Field(description="sales-process step: " + ", ".join(SALES_STEPS))
+    summary: str | None = Field(default=None, description="the case in one paragraph")
+    decision: DealDecision = Field(default_factory=DealDecision)
+    compelling_event: CompellingEvent | None = Field(default=None)
+    go_live: dt.date | None = Field(default=None, description="target go-live date")
+    signature_target: dt.date | None = Field(default=None, description="contract signature target")
+    deal_value: Money | None = Field(default=None, description="deal value in `currency`")
+    currency: str = Field(
+        default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["EUR"]
+    )
+    locale: str = Field(default="en_US", description="how numbers and dates are written")
+    stakeholders: list[Stakeholder] = Field(default_factory=list)
+    business_case: BusinessCase = Field(default_factory=BusinessCase)
+    mutual_action_plan: MutualActionPlan = Field(default_factory=MutualActionPlan)
+    internal: Any = Field(default=None, description="seller-only notes; never published")
+
+    def reference_problems(self) -> list[tuple[str, str]]:
+        """Cross-field problems as (field path, message): names that point at nobody,
+        sides that contradict their owner. Kept out of validators so each error can name
+        the exact field (and so its line in deal.yml)."""
+        problems: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for index, person in enumerate(self.stakeholders):
+            if person.name in seen:
+                problems.append((f"stakeholders[{index}].name", f"'{person.name}' is listed twice"))
+            seen.add(person.name)
+        for index, step in enumerate(self.mutual_action_plan.steps):
+            person = self.stakeholder(step.owner)
+            where = f"mutual_action_plan.steps[{index}]"
+            if person is None and step.side is None:
+                problems.append((
+                    f"{where}.owner",
+                    f"'{step.owner}' is not a listed stakeholder, so also give "
+                    "'side: buyer' or 'side: seller'",
+                ))  # fmt: skip
+            elif person is not None and step.side not in (None, person.side):
+                problems.append((
+                    f"{where}.side",
+                    f"'{step.side}' contradicts the owner {person.name}, who is on the "
+                    f"{person.side} side; remove 'side' or fix the owner",
+                ))  # fmt: skip
+        case = self.business_case
+        referenced = [
+            (f"business_case.contributors[{i}]", name) for i, name in enumerate(case.contributors)
+        ]
+        if case.priority and case.priority.owner:
+            referenced.append(("business_case.priority.owner", case.priority.owner))
+        for where, name in referenced:
+            if self.stakeholder(name) is None:
+                problems.append((
+                    where,
+                    f"'{name}' is not a listed stakeholder; add them under stakeholders "
+                    "or fix the spelling",
+                ))  # fmt: skip
+        return problems
+
+    # Derived views used by rendering and, later, scoring.
+
+    def stakeholder(self, name: str) -> Stakeholder | None:
+        return next((person for person in self.stakeholders if person.name == name), None)
+
+    def side_of(self, step: PlanStep) -> str:
+        person = self.stakeholder(step.owner)
+        return step.side or (person.side if person else "buyer")
+
+    def people(self, side: str) -> list[Stakeholder]:
+        return [person for person in self.stakeholders if person.side == side]
+
+    @property
+    def champion(self) -> Stakeholder | None:
+        return next((p for p in self.stakeholders if p.role == "champion"), None)
+
+    @property
+    def headline_date(self) -> dt.date | None:
+        return self.business_case.headline.by or self.go_live

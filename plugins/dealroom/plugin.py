@@ -1,0 +1,126 @@
+"""The `dealroom` MkDocs plugin: wires MkDocs events to the plain modules.
+
+The root `mkdocs build` renders a small seller-only index page at the site root and,
+after it, one standalone site per deal under `site/<slug>/` (see `site.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from .config import DealRoomConfig
+from .loading import DealError, DealFolder, discover_deals, load_deal_folder
+from .rendering import render_sections
+from .site import BuildOptions, SharedTheme, build_deal_site
+
+log = logging.getLogger("mkdocs.plugins.dealroom")
+
+ROOT_PAGE = "index.md"
+
+
+class DealRoomPlugin(BasePlugin[DealRoomConfig]):
+    def __init__(self) -> None:
+        self.command: str | None = None
+        self.options: BuildOptions | None = None
+        self.deals: list[DealFolder] = []
+        self.failed: dict[str, int] = {}  # slug -> number of problems
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.command = command  # `serve` previews show MISSING markers by default
+
+    # Last, so the shared theme sees whatever other plugins changed in the theme config.
+    @event_priority(-100)
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        if self.config.deals_dir is None:
+            self.config.deals_dir = config.docs_dir
+        markers = self.config.missing_markers
+        show_missing = markers == "show" or (markers == "auto" and self.command == "serve")
+        self.options = BuildOptions(as_of=_as_of(self.config.as_of), show_missing=show_missing)
+        config["theme"] = SharedTheme.extending(config.theme)
+        return config
+
+    def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
+        if not _inside(Path(self.config.deals_dir), Path(config.docs_dir)):
+            server.watch(self.config.deals_dir)
+        return server
+
+    # First, so no other plugin sees the deal folders' files as pages of the root site.
+    @event_priority(100)
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        self.deals, self.failed = [], {}
+        if self.config.enabled:
+            self._load_deals(Path(self.config.deals_dir), Path(config.config_file_path).parent)
+        root = Files([file for file in files if file.src_dir != config.docs_dir])
+        root.append(
+            File.generated(config, ROOT_PAGE, content="---\ntemplate: dealroom/page.html\n---\n")
+        )
+        return root
+
+    def on_page_content(
+        self, html: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        if page.file.src_uri != ROOT_PAGE:
+            return html
+        context = {"deals": self.deals, "failed": self.failed, "options": self.options}
+        return render_sections(config.theme.get_env(), "root", context)
+
+    # Late, so the root site is complete before the deal sites are written beside it.
+    @event_priority(-100)
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        assert self.options is not None and isinstance(config.theme, SharedTheme)
+        built = sum(
+            build_deal_site(config, folder, config.theme, self.options) for folder in self.deals
+        )
+        if self.config.enabled:
+            log.info(f"dealroom: built {built} deal site(s); {len(self.failed)} deal(s) skipped")
+
+    def _load_deals(self, deals_dir: Path, project_root: Path) -> None:
+        wanted = set(self.config.deals)
+        for folder in discover_deals(deals_dir):
+            if wanted and folder.name not in wanted:
+                continue
+            try:
+                loaded = load_deal_folder(folder, project_root)
+            except DealError as error:
+                for problem in error.problems:
+                    log.error(str(problem))
+                log.error(f"deal '{error.slug}' skipped: fix the problems above to build it")
+                self.failed[error.slug] = len(error.problems)
+                continue
+            for warning in loaded.warnings:
+                log.warning(str(warning))
+            self.deals.append(loaded)
+        missing = wanted - {deal.slug for deal in self.deals} - set(self.failed)
+        if missing:
+            log.warning(f"dealroom: no deal folder for: {', '.join(sorted(missing))}")
+
+
+def _as_of(value: str | dt.date | None) -> dt.date:
+    """The build's "today": the `as_of` option, else SOURCE_DATE_EPOCH, else today."""
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise PluginError(
+                f"dealroom: as_of: expected a date written as YYYY-MM-DD, got {value!r}"
+            ) from None
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
+    return dt.date.today()
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    return path.resolve().is_relative_to(parent.resolve())

@@ -1,0 +1,151 @@
+"""Shared helpers: real deal folders in tmp_path and real in-process `mkdocs build` runs."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+AS_OF = "2026-11-25"
+
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+
+# A complete, valid deal; tests copy it and change what they need.
+BASE_DEAL: dict[str, Any] = {
+    "customer": {"name": "Fjordline Shipping", "domains": ["fjordline.example"]},
+    "seller": {"name": "Ledgerly"},
+    "stage": 3,
+    "step": "propose",
+    "currency": "EUR",
+    "summary": "Fjordline closes its books in nine days; the board wants five.",
+    "compelling_event": {
+        "date": "2027-04-01",
+        "reason": "EU e-invoicing mandate takes effect",
+        "if_missed": "Twelve months of manual compliance work",
+    },
+    "go_live": "2027-03-01",
+    "signature_target": "2027-01-15",
+    "deal_value": 180000,
+    "stakeholders": [
+        {"name": "Ingrid Solberg", "title": "Finance Director", "side": "buyer", "role": "champion",
+         "email": "ingrid@fjordline.example"},
+        {"name": "Per Dahl", "title": "CFO", "side": "buyer", "role": "economic buyer"},
+        {"name": "Tom Ashby", "title": "Account Executive", "side": "seller",
+         "role": "account executive"},
+    ],
+    "business_case": {
+        "headline": {
+            "change": "the e-invoicing mandate",
+            "approach": "automate invoice matching",
+            "by": "2027-03-01",
+            "avoid": "fines",
+            "unlock": "a five-day close",
+        },
+        "priority": {"initiative": "Finance 2027", "owner": "Per Dahl"},
+        "problem": {"statement": "Invoices are matched by hand.", "frequency": "month-end",
+                    "reach": "23 clerks", "worsens": "volumes grow 18% a year"},
+        "cost_of_inaction": [
+            {"item": "Manual matching", "amount": 240000, "per": "year",
+             "basis": "23 clerks x 30%", "source": "AP time study", "avoidable_percent": 50},
+            {"item": "Late-payment penalties", "amount": 5000, "per": "month"},
+        ],
+        "capabilities": [{"name": "Three-way matching", "must_have": True}],
+        "outcomes": [{"metric": "Days to close", "baseline": "9", "target": "5",
+                      "by": "2027-06-30"}],
+        "investment": {
+            "one_time": [{"item": "Implementation", "amount": 60000}],
+            "recurring": [{"item": "Subscription", "amount": 8000, "per": "month"}],
+            "people": "Two AP leads, 30% for eight weeks",
+            "horizon_years": 3,
+        },
+        "contributors": ["Per Dahl"],
+    },
+    "mutual_action_plan": {
+        "success_criteria": ["Close in five days by June"],
+        "steps": [
+            {"title": "Security review", "owner": "Ingrid Solberg", "due": "2026-12-10",
+             "status": "in progress"},
+            {"title": "Discovery workshop", "owner": "Tom Ashby", "due": "2026-11-01",
+             "status": "done", "completed": "2026-10-30"},
+            {"title": "Legal redlines", "owner": "Fjordline legal", "side": "buyer",
+             "due": "2026-11-20", "status": "planned"},
+        ],
+    },
+}  # fmt: skip
+
+
+def make_deal(**changes: Any) -> dict[str, Any]:
+    deal = copy.deepcopy(BASE_DEAL)
+    deal.update(changes)
+    return deal
+
+
+def write_deal(
+    deals_dir: Path, slug: str, deal: dict[str, Any] | str, files: dict[str, str] | None = None
+) -> Path:
+    """Write deals/<slug>/deal.yml (a dict or raw YAML text) plus other files of the
+    folder, e.g. files={"context/legal.md": "# Legal"}."""
+    folder = deals_dir / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    text = deal if isinstance(deal, str) else yaml.safe_dump(deal, sort_keys=False)
+    (folder / "deal.yml").write_text(text, encoding="utf-8")
+    for name, content in (files or {}).items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    return folder
+
+
+def write_project(root: Path, **plugin_options: Any) -> Path:
+    """A project like this repository's: mkdocs.yml, deals/, theme_overrides/."""
+    (root / "deals").mkdir(parents=True, exist_ok=True)
+    (root / "theme_overrides").mkdir(exist_ok=True)
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text().replace("!ENV", ""))
+    options = {"as_of": AS_OF, **plugin_options}
+    config["plugins"] = ["search", {"dealroom": options}]
+    (root / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return root
+
+
+def run_build(root: Path, *, command: str = "build", strict: bool = False) -> Path:
+    """Run a real in-process `mkdocs build` of the project at root; return site_dir."""
+    config = load_config(str(root / "mkdocs.yml"), strict=strict)
+    config.plugins.on_startup(command=command, dirty=False)
+    build(config)
+    return Path(config.site_dir)
+
+
+def site_files(site: Path) -> dict[str, bytes]:
+    return {path.relative_to(site).as_posix(): path.read_bytes()
+            for path in site.rglob("*") if path.is_file()}  # fmt: skip
+
+
+def text_of(html_path: Path) -> str:
+    """The visible text of a page's article, whitespace collapsed."""
+    import html as html_lib
+    import re
+
+    page = html_path.read_text(encoding="utf-8")
+    article = page[page.index("<article") : page.index("</article>")]
+    article = re.sub(r"<(script|style)\b.*?</\1>", " ", article, flags=re.DOTALL)
+    article = re.sub(r'<a class="headerlink"[^>]*>.*?</a>', " ", article)  # permalink marks
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", article)).split())
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "project")
+
+
+@pytest.fixture
+def mkdocs_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="mkdocs")
+    return caplog

@@ -1,0 +1,228 @@
+"""Real `mkdocs build` runs on real deal folders: pages, figures, plan, markers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import make_deal, run_build, text_of, write_deal, write_project
+from mkdocs.exceptions import Abort
+
+DEAL_PAGES = [
+    "index.html",
+    "business-case/index.html",
+    "mutual-action-plan/index.html",
+    "contributors/index.html",
+    "search/search_index.json",
+    "sitemap.xml",
+]
+
+
+def test_every_deal_folder_becomes_its_own_site(project: Path) -> None:
+    write_deal(
+        project / "deals", "fjordline", make_deal(), files={"approach.md": "# Approach\n\nPilot."}
+    )
+    write_deal(project / "deals", "second", make_deal(customer="Second Customer"))
+    site = run_build(project, strict=True)
+    for slug in ("fjordline", "second"):
+        for page in DEAL_PAGES:
+            assert (site / slug / page).is_file(), f"{slug}/{page}"
+    assert (site / "fjordline" / "approach" / "index.html").is_file()
+    # Published builds leave out an approach page the seller has not written.
+    assert not (site / "second" / "approach").exists()
+    assert "Second Customer" in text_of(site / "second" / "index.html")
+
+
+def test_business_case_shows_headline_tables_and_computed_figures(project: Path) -> None:
+    write_deal(project / "deals", "fjordline", make_deal(), files={"business-case.md": "## Why now\n\nThe auditors flagged it."})  # fmt: skip
+    site = run_build(project)
+    text = text_of(site / "fjordline" / "business-case" / "index.html")
+    assert (
+        "Because of the e-invoicing mandate, we should automate invoice matching by "
+        "Mar 1, 2027. After, we'll avoid fines while unlocking a five-day close." in text
+    )
+    assert (
+        "Developed by: Ingrid Solberg (Finance Director, Fjordline Shipping) and Per Dahl" in text
+    )
+    assert "Strategic priority: Finance 2027, owned by Per Dahl, CFO" in text
+    assert "Manual matching €240,000 / year 23 clerks x 30% AP time study" in text
+    assert "Days to close 9 5 Jun 30, 2027" in text  # KPI row: metric | current | target | by
+    # Hand-computed: benefit 240k x 50% + 60k = 180k/yr; investment 60k + 96k x 3 = 348k;
+    # net 540k - 348k = 192k; ROI 192/348 = 55 %; payback 60k / (84k / 12) = 8.6 months.
+    assert "Cost of inaction per year €300,000" in text
+    assert "Benefit per year (the avoidable share) €180,000" in text
+    assert "Investment over 3 years €348,000" in text
+    assert "Net benefit over 3 years €192,000" in text
+    assert "Return on investment 55 %" in text
+    assert "Payback period 8.6 months" in text
+    assert "Why now The auditors flagged it." in text  # business-case.md merged in
+    assert "MISSING" not in text
+    page = (site / "fjordline" / "business-case" / "index.html").read_text()
+    # The sections appear in the page's table of contents.
+    for anchor in ("problem", "target-outcomes", "required-investment", "the-numbers", "why-now"):
+        assert f'href="#{anchor}"' in page
+
+
+def test_figures_follow_the_deal_locale_and_currency(project: Path) -> None:
+    write_deal(project / "deals", "fjordline", make_deal(locale="de_DE"))
+    site = run_build(project)
+    text = text_of(site / "fjordline" / "business-case" / "index.html")
+    assert "192.000 €" in text
+    assert "01.03.2027" in text
+
+
+def test_plan_is_date_ordered_with_overdue_steps_marked(project: Path) -> None:
+    write_deal(project / "deals", "fjordline", make_deal())
+    site = run_build(project)
+    page = (site / "fjordline" / "mutual-action-plan" / "index.html").read_text()
+    text = text_of(site / "fjordline" / "mutual-action-plan" / "index.html")
+    order = [
+        text.index(title) for title in ("Discovery workshop", "Legal redlines", "Security review")
+    ]
+    assert order == sorted(order)
+    rows = re.findall(r'<tr class="([^"]*)">\s*<td>([^<]*)</td>\s*<td>([^<]*)', page)
+    overdue = [title for classes, _due, title in rows if "dealroom-overdue" in classes]
+    assert overdue == ["Legal redlines"]  # due Nov 20, as_of Nov 25, not done
+    assert "Overdue (5 days ago)" in text
+    assert "At risk : 1 of 3 steps done (33 %), 1 in progress, 0 blocked, 1 overdue" in text
+    assert "Fjordline legal Buyer" in text  # side given for an owner who is not listed
+    assert "Done Oct 30, 2026" in text
+
+
+def test_as_of_moves_overdue_and_days_left(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", as_of="2027-03-31")
+    write_deal(project / "deals", "fjordline", make_deal())
+    site = run_build(project)
+    overview = text_of(site / "fjordline" / "index.html")
+    assert "EU e-invoicing mandate takes effect Apr 1, 2027 tomorrow" in overview
+    plan = text_of(site / "fjordline" / "mutual-action-plan" / "index.html")
+    assert "2 overdue" in plan and "Off track" in plan
+
+
+def test_overview_shows_dates_people_and_next_steps(project: Path) -> None:
+    write_deal(project / "deals", "fjordline", make_deal())
+    site = run_build(project)
+    text = text_of(site / "fjordline" / "index.html")
+    assert "Fjordline closes its books in nine days; the board wants five." in text
+    assert "Compelling event : EU e-invoicing mandate takes effect Apr 1, 2027 in 127 days" in text
+    assert "Go-live Mar 1, 2027 in 96 days" in text
+    assert "Ingrid Solberg Finance Director Champion" in text
+    assert "Tom Ashby Account Executive Account executive" in text
+    # Next due: open steps in date order; the done discovery workshop is not listed.
+    assert "Nov 20, 2026 Legal redlines Fjordline legal (buyer) Overdue , planned" in text
+    assert "Discovery workshop" not in text
+
+
+def test_missing_markers_in_preview_and_clean_published_page(tmp_path: Path) -> None:
+    sparse = make_deal(summary=None, business_case={}, compelling_event=None)
+    preview = write_project(tmp_path / "preview", missing_markers="show")
+    write_deal(preview / "deals", "early", sparse)
+    published = write_project(tmp_path / "published")
+    write_deal(published / "deals", "early", sparse)
+
+    shown = text_of(run_build(preview) / "early" / "business-case" / "index.html")
+    for gap in ("MISSING: headline.change", "MISSING: business_case.cost_of_inaction",
+                "MISSING: business_case.outcomes", "MISSING: the computed ROI"):  # fmt: skip
+        assert gap in shown
+    assert "Seller preview" in (tmp_path / "preview/site/early/index.html").read_text()
+    assert (tmp_path / "preview/site/early/approach/index.html").is_file()
+
+    clean_site = run_build(published)
+    for page in clean_site.joinpath("early").rglob("*.html"):
+        assert "MISSING" not in page.read_text(), page
+    clean = text_of(clean_site / "early" / "business-case" / "index.html")
+    assert "Because of" not in clean  # an incomplete headline is left out, not invented
+
+
+def test_missing_markers_auto_shows_them_under_serve(project: Path) -> None:
+    write_deal(project / "deals", "early", make_deal(summary=None))
+    site = run_build(project, command="serve")
+    assert "MISSING: summary" in text_of(site / "early" / "index.html")
+
+
+def test_context_pages_and_assets_are_published(project: Path) -> None:
+    folder = write_deal(project / "deals", "fjordline", make_deal(),
+                        files={"context/it-security.md": "# IT and security\n\nSSO via SAML.\n\n"
+                                                "![diagram](../assets/flow.svg)"})  # fmt: skip
+    (folder / "assets").mkdir()
+    (folder / "assets" / "flow.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    site = run_build(project, strict=True)
+    page = site / "fjordline" / "context" / "it-security" / "index.html"
+    assert "SSO via SAML." in text_of(page)
+    assert (site / "fjordline" / "assets" / "flow.svg").is_file()
+    assert "IT and security" in text_of(site / "fjordline" / "index.html")  # "Read more" list
+
+
+def test_bad_deal_is_skipped_and_others_build(project: Path, mkdocs_logs) -> None:
+    write_deal(project / "deals", "good", make_deal())
+    write_deal(project / "deals", "broken", "customer: X\nstage: [\n")
+    write_deal(project / "deals", "wrong", make_deal(stage=9))
+    site = run_build(project)
+    assert (site / "good" / "business-case" / "index.html").is_file()
+    assert not (site / "broken").exists() and not (site / "wrong").exists()
+    errors = [r.getMessage() for r in mkdocs_logs.records if r.levelname == "ERROR"]
+    assert any(re.match(r"deals/broken/deal.yml:\d+:\d+: invalid YAML", m) for m in errors)
+    assert any(
+        m.startswith("deals/wrong/deal.yml:7:1: stage: input should be less than or equal to 5")
+        for m in errors
+    )
+    assert "deal 'wrong' skipped: fix the problems above to build it" in errors
+
+
+def test_strict_build_fails_on_a_bad_deal_after_building_the_rest(project: Path) -> None:
+    write_deal(project / "deals", "good", make_deal())
+    write_deal(project / "deals", "wrong", make_deal(step="negotiate"))
+    with pytest.raises(Abort):
+        run_build(project, strict=True)
+    assert (project / "site" / "good" / "business-case" / "index.html").is_file()
+
+
+def test_unknown_key_is_a_warning_that_fails_only_strict(project: Path, mkdocs_logs) -> None:
+    deal = make_deal()
+    deal["stakholders"] = []
+    write_deal(project / "deals", "fjordline", deal)
+    run_build(project)
+    warnings = [r.getMessage() for r in mkdocs_logs.records if r.levelname == "WARNING"]
+    assert any("stakholders: unknown key, ignored; did you mean 'stakeholders'?" in w
+               for w in warnings)  # fmt: skip
+    with pytest.raises(Abort):
+        run_build(project, strict=True)
+
+
+def test_only_listed_deals_are_built(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", deals=["one"])
+    write_deal(project / "deals", "one", make_deal())
+    write_deal(project / "deals", "two", make_deal())
+    site = run_build(project)
+    assert (site / "one" / "index.html").is_file()
+    assert not (site / "two").exists()
+
+
+def test_theme_overrides_replace_dealroom_partials(project: Path) -> None:
+    override = project / "theme_overrides" / "dealroom" / "partials" / "business-case"
+    override.mkdir(parents=True)
+    (override / "figures.html").write_text('<h2 id="numbers">Our numbers</h2>{{ deal.stage }}')
+    write_deal(project / "deals", "fjordline", make_deal())
+    site = run_build(project)
+    text = text_of(site / "fjordline" / "business-case" / "index.html")
+    assert "Our numbers 3" in text
+    assert "Return on investment" not in text
+
+
+def test_the_repository_example_deals_build_strictly(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import REPO
+
+    project = tmp_path / "repo"
+    shutil.copytree(REPO / "deals", project / "deals")
+    write_project(project)
+    site = run_build(project, strict=True)
+    slugs = sorted(
+        path.name for path in (REPO / "deals").iterdir() if (path / "deal.yml").is_file()
+    )
+    assert len(slugs) >= 3
+    for slug in slugs:
+        for page in DEAL_PAGES:
+            assert (site / slug / page).is_file(), f"{slug}/{page}"
