@@ -35,7 +35,8 @@ def test_every_deal_folder_becomes_its_own_site(project: Path) -> None:
 
 
 def test_business_case_shows_headline_tables_and_computed_figures(project: Path) -> None:
-    write_deal(project / "deals", "fjordline", make_deal(), files={"business-case.md": "## Why now\n\nThe auditors flagged it."})  # fmt: skip
+    narrative = {"business-case.md": "## Why now\n\nThe auditors flagged it."}
+    write_deal(project / "deals", "fjordline", make_deal(), files=narrative)
     site = run_build(project)
     text = text_of(site / "fjordline" / "business-case" / "index.html")
     assert (

@@ -191,7 +191,8 @@ def test_links_are_relative_and_resolve_inside_the_deal_site(three_deals) -> Non
 
 def test_includes_cannot_reach_outside_the_deal_folder(project: Path, mkdocs_logs) -> None:
     write_deal(project / "deals", "victim", make_deal(summary="SecretOfVictim"))
-    write_deal(project / "deals", "thief", make_deal(), files={"approach.md": '# Approach\n\n--8<-- "../victim/deal.yml"\n'})  # fmt: skip
+    include = {"approach.md": '# Approach\n\n--8<-- "../victim/deal.yml"\n'}
+    write_deal(project / "deals", "thief", make_deal(), files=include)
     write_deal(
         project / "deals", "honest", make_deal(), files={"approach.md": "# Approach\n\nFine."}
     )
