@@ -96,7 +96,10 @@ def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFold
                 f"dashes (not {', '.join(sorted(RESERVED_SLUGS))}), e.g. 'northwind-ap'",
             )
         )
-    deal, yaml_problems, warnings = parse_deal_yaml(_read_text(folder / DEAL_FILE), shown)
+    text = _read_text(folder / DEAL_FILE, problems, display_root)
+    deal, yaml_problems, warnings = (
+        parse_deal_yaml(text, shown) if text is not None else (None, [], [])
+    )
     problems += yaml_problems
     narrative, context_pages, assets, file_problems, file_warnings = _collect_files(
         folder, display_root
@@ -111,12 +114,14 @@ def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFold
 def parse_deal_yaml(text: str, shown: str) -> tuple[Deal | None, list[Problem], list[Problem]]:
     """Parse deal.yml text into (deal or None, errors, warnings)."""
     try:
-        data, marks = _load_yaml_with_marks(text)
+        data, marks, key_marks = _load_yaml_with_marks(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        problem = error.problem or "invalid YAML"
-        hint = "check indentation, a missing ':' or unbalanced quotes on or just before this line"
-        return None, [Problem(shown, f"invalid YAML: {problem}; {hint}", "", *_line_col(mark))], []
+        message = f"invalid YAML: {error.problem or 'unreadable'}"
+        if not isinstance(error, yaml.constructor.ConstructorError):
+            message += "; check indentation, a missing ':' or unbalanced quotes on or just before"
+            message += " this line"
+        return None, [Problem(shown, message, "", *_line_col(mark))], []
     except yaml.YAMLError as error:
         return None, [Problem(shown, f"invalid YAML: {error}")], []
     if not isinstance(data, dict):
@@ -126,13 +131,13 @@ def parse_deal_yaml(text: str, shown: str) -> tuple[Deal | None, list[Problem], 
             [],
         )
 
-    def locate(path: Path_) -> tuple[int | None, int | None]:
-        while path and path not in marks:  # a missing field points at its parent
+    def locate(path: Path_, where: Marks = marks) -> tuple[int | None, int | None]:
+        while path and path not in where:  # a missing field points at its parent
             path = path[:-1]
-        return marks.get(path, (None, None))
+        return where.get(path, (None, None))
 
     warnings = [
-        Problem(shown, message, _dotted(path), *locate(path))
+        Problem(shown, message, _dotted(path), *locate(path, key_marks))
         for path, message in unknown_keys(data, Deal)
     ]
     try:
@@ -153,31 +158,56 @@ def parse_deal_yaml(text: str, shown: str) -> tuple[Deal | None, list[Problem], 
 # --- YAML with positions -----------------------------------------------------------
 
 
-def _load_yaml_with_marks(text: str) -> tuple[Any, dict[Path_, tuple[int, int]]]:
-    """Load YAML safely and remember where each value starts (1-based line, column)."""
-    loader = yaml.SafeLoader(text)
+Marks = dict[Path_, tuple[int, int]]
+
+
+class _DealYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that an impossible date (2027-02-30) is a YAML error
+    with its position instead of a bare ValueError."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not a real date ({error})", node.start_mark
+            ) from None
+
+
+_DealYamlLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _DealYamlLoader.construct_yaml_timestamp
+)
+
+
+def _load_yaml_with_marks(text: str) -> tuple[Any, Marks, Marks]:
+    """Load YAML safely; return the data, where each field is (1-based line and column:
+    a scalar's own position, else its key's) and where each key is."""
+    loader = _DealYamlLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, {}
+            return None, {}, {}
         data = loader.construct_document(node)
     finally:
         loader.dispose()
-    marks: dict[Path_, tuple[int, int]] = {}
+    marks: Marks = {}
+    keys: Marks = {}
 
     def walk(current: yaml.Node, path: Path_) -> None:
         marks[path] = _line_col(current.start_mark)
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
-                key = key_node.value
-                walk(value_node, (*path, key))
-                marks[(*path, key)] = _line_col(key_node.start_mark)
+                child = (*path, key_node.value)
+                keys[child] = _line_col(key_node.start_mark)
+                walk(value_node, child)
+                if not isinstance(value_node, yaml.ScalarNode):
+                    marks[child] = keys[child]  # a nested block starts on the next line
         elif isinstance(current, yaml.SequenceNode):
             for index, item in enumerate(current.value):
                 walk(item, (*path, index))
 
     walk(node, ())
-    return data, marks
+    return data, marks, keys
 
 
 def _line_col(mark: yaml.Mark | None) -> tuple[int | None, int | None]:
@@ -332,12 +362,15 @@ def _collect_files(
     for name in NARRATIVE_PAGES:
         path = folder / name
         if path.is_file() and inside(path):
-            narrative[name] = _read_text(path)
+            text = _read_text(path, problems, display_root)
+            if text is not None:
+                narrative[name] = text
     context_dir = folder / CONTEXT_DIR
     if context_dir.is_dir() and inside(context_dir):
         for path in sorted(context_dir.glob("*.md")):
-            if inside(path):
-                context_pages[f"{CONTEXT_DIR}/{path.name}"] = _read_text(path)
+            text = _read_text(path, problems, display_root) if inside(path) else None
+            if text is not None:
+                context_pages[f"{CONTEXT_DIR}/{path.name}"] = text
     assets_dir = folder / ASSETS_DIR
     if assets_dir.is_dir() and inside(assets_dir):
         for dirpath, dirnames, filenames in os.walk(assets_dir):
@@ -358,8 +391,16 @@ def _collect_files(
     return narrative, context_pages, assets, problems, warnings
 
 
-def _read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8-sig")
+def _read_text(path: Path, problems: list[Problem], display_root: Path | None) -> str | None:
+    """The file's text, or None after recording why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        reason = f"is not UTF-8 text (byte {error.start}); save it with UTF-8 encoding"
+    except OSError as error:
+        reason = f"cannot be read: {error.strerror}"
+    problems.append(Problem(_shown_path(path, display_root), reason))
+    return None
 
 
 def _shown_path(path: Path, display_root: Path | None) -> str:
