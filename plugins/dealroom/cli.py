@@ -50,7 +50,7 @@ def main() -> None:
 )
 def new(slug: str, customer: str | None, seller: str, deals_dir: Path) -> None:
     """Create deals/SLUG/ from a template that builds as it is."""
-    if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
+    if not SLUG_PATTERN.fullmatch(slug) or slug in RESERVED_SLUGS:
         raise click.BadParameter(
             "use lowercase letters, digits and dashes, e.g. 'northwind-ap'", param_hint="SLUG"
         )
@@ -103,6 +103,8 @@ def check(slugs: tuple[str, ...], deals_dir: Path) -> None:
             click.echo(f"{folder.name}: {len(error.problems)} error(s)", err=True)
             for problem in error.problems:
                 click.echo(f"  error: {problem}", err=True)
+            for warning in error.warnings:
+                click.echo(f"  warning: {warning}", err=True)
             continue
         click.echo(f"{folder.name}: ok")
         for warning in loaded.warnings:

@@ -83,10 +83,10 @@ def _payback_months(
     upfront_gap: float, annual_net: float, horizon_years: int
 ) -> tuple[float | None, bool]:
     """Months until the upfront gap is recovered by the monthly net benefit."""
+    if annual_net < 0 or (annual_net == 0 and upfront_gap > 0):
+        return None, False  # the gap never closes: each month adds cost
     if upfront_gap <= 0:
         return 0.0, True
-    if annual_net <= 0:
-        return None, False
     months = upfront_gap / (annual_net / 12)
     return months, months <= horizon_years * 12
 

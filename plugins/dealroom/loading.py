@@ -57,9 +57,10 @@ class Problem:
 class DealError(Exception):
     """A deal folder that cannot be built; `problems` says why."""
 
-    def __init__(self, slug: str, problems: list[Problem]) -> None:
+    def __init__(self, slug: str, problems: list[Problem], warnings: list[Problem]) -> None:
         self.slug = slug
         self.problems = problems
+        self.warnings = warnings  # reported too: "did you mean" often explains an error
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
@@ -88,7 +89,7 @@ def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFold
     slug = folder.name
     shown = _shown_path(folder / DEAL_FILE, display_root)
     problems: list[Problem] = []
-    if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
+    if not SLUG_PATTERN.fullmatch(slug) or slug in RESERVED_SLUGS:
         problems.append(
             Problem(
                 _shown_path(folder, display_root),
@@ -107,7 +108,7 @@ def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFold
     problems += file_problems
     warnings += file_warnings
     if problems or deal is None:
-        raise DealError(slug, problems)
+        raise DealError(slug, problems, warnings)
     return DealFolder(slug, folder, deal, narrative, context_pages, assets, warnings)
 
 

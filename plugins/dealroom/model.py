@@ -51,6 +51,7 @@ SELLER_ROLES = (
     "other",
 )
 ROLES = tuple(dict.fromkeys(BUYER_ROLES + SELLER_ROLES))
+ROLE_LABELS = {"it security": "IT / security"}  # where capitalising the word is not enough
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 
@@ -59,6 +60,11 @@ def _normalise_word(value: Any) -> Any:
     if isinstance(value, str):
         return re.sub(r"[\s_-]+", " ", value.strip().lower())
     return value
+
+
+def _yes_no(value: Any) -> Any:
+    """YAML reads an unquoted `yes`/`no` as true/false; a decision means the words."""
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
 
 
 def _percent(value: Any) -> Any:
@@ -76,7 +82,7 @@ Side = Annotated[Literal[SIDES], Word]  # type: ignore[valid-type]
 Role = Annotated[Literal[ROLES], Word]  # type: ignore[valid-type]
 PlanStatus = Annotated[Literal[PLAN_STATUSES], Word]  # type: ignore[valid-type]
 Period = Annotated[Literal[PERIODS], Word]  # type: ignore[valid-type]
-Decision = Annotated[Literal[DECISIONS], Word]  # type: ignore[valid-type]
+Decision = Annotated[Literal[DECISIONS], Word, BeforeValidator(_yes_no)]  # type: ignore[valid-type]
 
 
 class Model(BaseModel):
@@ -112,6 +118,10 @@ class Stakeholder(Model):
     side: Side = Field(description="buyer or seller")
     role: Role = Field(description="role in the deal, e.g. champion, economic buyer, legal")
     email: str | None = Field(default=None, description="optional email address")
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role.capitalize())
 
     @model_validator(mode="after")
     def _role_fits_side(self) -> Stakeholder:

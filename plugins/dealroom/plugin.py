@@ -94,6 +94,8 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             except DealError as error:
                 for problem in error.problems:
                     log.error(str(problem))
+                for warning in error.warnings:
+                    log.warning(str(warning))
                 log.error(f"deal '{error.slug}' skipped: fix the problems above to build it")
                 self.failed[error.slug] = len(error.problems)
                 continue

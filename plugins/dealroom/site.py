@@ -43,6 +43,7 @@ log = logging.getLogger("mkdocs.plugins.dealroom")
 TEMPLATES_DIR = str(Path(__file__).parent / "templates")
 DEALROOM_CSS = "dealroom/assets/dealroom.css"
 SNIPPETS = "pymdownx.snippets"
+NARRATIVE_SLOT = "<!-- dealroom: narrative -->"
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,17 @@ class DealSitePlugin(BasePlugin):
         if spec is None:
             return html
         context = page_context(self.folder, self.options.as_of, self.options.show_missing, page.url)
-        context["narrative"] = Markup(html)
+        # Render around a placeholder so the sidebar gets the sections' own headings
+        # from the template and the narrative's headings from Markdown, each once.
+        context["narrative"] = Markup(NARRATIVE_SLOT)
         rendered = render_sections(config.theme.get_env(), spec.kind, context)
-        # The sections' headings come first in the sidebar, then the narrative's own.
-        page.toc = TableOfContents([*get_toc(heading_tokens(rendered)), *page.toc])
-        return rendered
+        sections = get_toc(heading_tokens(rendered))
+        narrative = list(page.toc)
+        if len(sections) and any(item.level == 1 for item in narrative):
+            # Material shows only the children of a leading h1; keep ours visible.
+            narrative = [child for item in narrative for child in item.children]
+        page.toc = TableOfContents([*sections, *narrative])
+        return rendered.replace(NARRATIVE_SLOT, html)
 
     def on_page_context(
         self, context: dict[str, Any], *, page: Page, config: MkDocsConfig, nav: Any
