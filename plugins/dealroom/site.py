@@ -58,7 +58,10 @@ class BuildOptions:
 
 
 class _ListingCacheLoader(jinja2.FileSystemLoader):
-    """Lists the theme's files once; MkDocs asks for the listing on every build."""
+    """Lists the theme's files once, since MkDocs asks for the listing on every build.
+    Hidden paths (Material's ~14k `.icons/` files) are left out of the listing: MkDocs
+    never copies them, and filtering them out again for every deal is most of the cost.
+    Templates still load them by name."""
 
     def __init__(self, searchpath: list[str]) -> None:
         super().__init__(searchpath)
@@ -66,7 +69,11 @@ class _ListingCacheLoader(jinja2.FileSystemLoader):
 
     def list_templates(self) -> list[str]:
         if self._listing is None:
-            self._listing = super().list_templates()
+            self._listing = [
+                name
+                for name in super().list_templates()
+                if not name.startswith(".") and "/." not in name
+            ]
         return self._listing
 
 
