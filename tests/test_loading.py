@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+import conftest
 import pytest
 from dealroom.loading import DealError, DealFolder, Problem, load_deal_folder, parse_deal_yaml
 
@@ -47,14 +48,7 @@ stakeholders:
 def write_deal(
     tmp_path: Path, text: str, slug: str = SLUG, files: dict[str, str] | None = None
 ) -> Path:
-    folder = tmp_path / "deals" / slug
-    folder.mkdir(parents=True)
-    (folder / "deal.yml").write_text(text, encoding="utf-8")
-    for name, content in (files or {}).items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-    return folder
+    return conftest.write_deal(tmp_path / "deals", slug, text, files)
 
 
 def load(tmp_path: Path, text: str, **kwargs) -> DealFolder:

@@ -30,6 +30,14 @@ Created {path}. Fill in, in this order:
 Preview with `mkdocs serve`: every gap shows as a MISSING marker.
 Seller-only notes go in {internal}/ or under `internal:` and are never published."""
 
+deals_dir_option = click.option(
+    "--deals-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("deals"),
+    show_default=True,
+    help="Folder holding the deal folders.",
+)
+
 
 @click.group()
 @click.version_option(package_name="dealroom")
@@ -41,13 +49,7 @@ def main() -> None:
 @click.argument("slug")
 @click.option("--customer", help="Customer company name (defaults to the slug).")
 @click.option("--seller", default="Your company", show_default=True, help="Your company name.")
-@click.option(
-    "--deals-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("deals"),
-    show_default=True,
-    help="Folder holding the deal folders.",
-)
+@deals_dir_option
 def new(slug: str, customer: str | None, seller: str, deals_dir: Path) -> None:
     """Create deals/SLUG/ from a template that builds as it is."""
     if not SLUG_PATTERN.fullmatch(slug) or slug in RESERVED_SLUGS:
@@ -77,13 +79,7 @@ def new(slug: str, customer: str | None, seller: str, deals_dir: Path) -> None:
 
 @main.command()
 @click.argument("slugs", nargs=-1)
-@click.option(
-    "--deals-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("deals"),
-    show_default=True,
-    help="Folder holding the deal folders.",
-)
+@deals_dir_option
 def check(slugs: tuple[str, ...], deals_dir: Path) -> None:
     """Validate deal folders without building; exit 1 if any has errors."""
     folders = [f for f in discover_deals(deals_dir) if not slugs or f.name in slugs]
