@@ -236,3 +236,13 @@ def test_the_repository_example_deals_build_strictly(tmp_path: Path) -> None:
     for slug in slugs:
         for page in DEAL_PAGES:
             assert (site / slug / page).is_file(), f"{slug}/{page}"
+
+
+def test_a_folder_without_deal_yml_is_reported(project: Path, mkdocs_logs) -> None:
+    write_deal(project / "deals", "fjordline", make_deal())
+    (project / "deals" / "half-started").mkdir()
+    (project / "deals" / "half-started" / "notes.md").write_text("draft")
+    site = run_build(project)
+    warnings = [r.getMessage() for r in mkdocs_logs.records if r.levelname == "WARNING"]
+    assert "dealroom: deals/half-started has no deal.yml; skipped" in warnings
+    assert not (site / "half-started").exists()

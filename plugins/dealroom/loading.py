@@ -87,12 +87,12 @@ def discover_deals(deals_dir: Path) -> list[Path]:
 def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFolder:
     """Load and validate one deal folder; raise `DealError` listing every problem."""
     slug = folder.name
-    shown = _shown_path(folder / DEAL_FILE, display_root)
+    shown = shown_path(folder / DEAL_FILE, display_root)
     problems: list[Problem] = []
     if not SLUG_PATTERN.fullmatch(slug) or slug in RESERVED_SLUGS:
         problems.append(
             Problem(
-                _shown_path(folder, display_root),
+                shown_path(folder, display_root),
                 f"folder name '{slug}' cannot be a deal URL; use lowercase letters, digits and "
                 f"dashes (not {', '.join(sorted(RESERVED_SLUGS))}), e.g. 'northwind-ap'",
             )
@@ -353,7 +353,7 @@ def _collect_files(
             return True
         problems.append(
             Problem(
-                _shown_path(path, display_root),
+                shown_path(path, display_root),
                 "points outside the deal folder (symlink?); copy the content into the deal "
                 "folder instead",
             )
@@ -384,7 +384,7 @@ def _collect_files(
         if path.name not in NARRATIVE_PAGES:
             warnings.append(
                 Problem(
-                    _shown_path(path, display_root),
+                    shown_path(path, display_root),
                     "is not published; deal pages are business-case.md, approach.md and "
                     "context/*.md (seller-only notes belong in internal/)",
                 )
@@ -400,11 +400,11 @@ def _read_text(path: Path, problems: list[Problem], display_root: Path | None) -
         reason = f"is not UTF-8 text (byte {error.start}); save it with UTF-8 encoding"
     except OSError as error:
         reason = f"cannot be read: {error.strerror}"
-    problems.append(Problem(_shown_path(path, display_root), reason))
+    problems.append(Problem(shown_path(path, display_root), reason))
     return None
 
 
-def _shown_path(path: Path, display_root: Path | None) -> str:
+def shown_path(path: Path, display_root: Path | None) -> str:
     if display_root is not None:
         try:
             return path.relative_to(display_root).as_posix()

@@ -19,7 +19,14 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from .config import DealRoomConfig
-from .loading import DealError, DealFolder, discover_deals, load_deal_folder
+from .loading import (
+    DEAL_FILE,
+    DealError,
+    DealFolder,
+    discover_deals,
+    load_deal_folder,
+    shown_path,
+)
 from .rendering import render_sections
 from .site import BuildOptions, SharedTheme, build_deal_site
 
@@ -30,6 +37,7 @@ ROOT_PAGE = "index.md"
 
 class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     def __init__(self) -> None:
+        super().__init__()
         self.command: str | None = None
         self.options: BuildOptions | None = None
         self.deals: list[DealFolder] = []
@@ -102,6 +110,15 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             for warning in loaded.warnings:
                 log.warning(str(warning))
             self.deals.append(loaded)
+        for folder in sorted(deals_dir.iterdir()) if deals_dir.is_dir() else []:
+            if (
+                folder.is_dir()
+                and not folder.name.startswith(".")
+                and not (folder / DEAL_FILE).exists()
+            ):
+                log.warning(
+                    f"dealroom: {shown_path(folder, project_root)} has no {DEAL_FILE}; skipped"
+                )
         missing = wanted - {deal.slug for deal in self.deals} - set(self.failed)
         if missing:
             log.warning(f"dealroom: no deal folder for: {', '.join(sorted(missing))}")

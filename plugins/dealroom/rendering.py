@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,17 +140,12 @@ class Formatter:
 # --- rendering ---------------------------------------------------------------------
 
 
-def page_context(
-    folder: DealFolder, as_of: dt.date, show_missing: bool, page_url: str
+def deal_context(
+    folder: DealFolder, pages: list[PageSpec], as_of: dt.date, show_missing: bool
 ) -> dict[str, Any]:
-    """Everything a section template may use; all values are data, never markup."""
+    """What every section template of one deal may use; all values are data, never markup.
+    Computed once per deal; `page_link` adds the one page-dependent helper."""
     deal = folder.deal
-
-    def link(src_uri: str) -> str:
-        """Relative URL from the current page to another page of this deal site."""
-        target = "" if src_uri == "index.md" else src_uri.removesuffix(".md") + "/"
-        return get_relative_url(target or ".", page_url or ".")
-
     plan_steps = deal.mutual_action_plan.ordered_steps()
     return {
         "deal": deal,
@@ -161,14 +157,19 @@ def page_context(
         "progress": plan_progress(deal, as_of),
         "plan_steps": plan_steps,
         "next_steps": [step for step in plan_steps if step.status != "done"][:3],
-        "link": link,
         "has_approach": "approach.md" in folder.narrative,
-        "context_pages": [
-            (spec.title, spec.src_uri)
-            for spec in page_specs(folder, show_missing)
-            if spec.kind == "context"
-        ],
+        "context_pages": [(page.title, page.src_uri) for page in pages if page.kind == "context"],
     }
+
+
+def page_link(page_url: str) -> Callable[[str], str]:
+    """`link(src_uri)`: the relative URL from the page at `page_url` to another page."""
+
+    def link(src_uri: str) -> str:
+        target = "" if src_uri == "index.md" else src_uri.removesuffix(".md") + "/"
+        return get_relative_url(target or ".", page_url or ".")
+
+    return link
 
 
 def render_sections(env: jinja2.Environment, kind: str, context: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup
 from mkdocs.commands.build import build
 from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
@@ -30,9 +31,10 @@ from mkdocs.theme import Theme
 from .loading import DealFolder
 from .rendering import (
     PageSpec,
+    deal_context,
     heading_tokens,
     nav_for,
-    page_context,
+    page_link,
     page_specs,
     plain_title,
     render_sections,
@@ -121,6 +123,7 @@ class DealSitePlugin(BasePlugin):
         self.folder = folder
         self.pages = {page.src_uri: page for page in pages}
         self.options = options
+        self.context = deal_context(folder, pages, options.as_of, options.show_missing)
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         # Keep the theme's assets, drop everything MkDocs found in the deal folder, then
@@ -140,7 +143,7 @@ class DealSitePlugin(BasePlugin):
         spec = self.pages.get(page.file.src_uri)
         if spec is None:
             return html
-        context = page_context(self.folder, self.options.as_of, self.options.show_missing, page.url)
+        context = {**self.context, "link": page_link(page.url)}
         # Render around a placeholder so the sidebar gets the sections' own headings
         # from the template and the narrative's headings from Markdown, each once.
         context["narrative"] = Markup(NARRATIVE_SLOT)
@@ -191,8 +194,10 @@ def deal_site_config(
         }
     )
     errors, warnings = config.validate()
-    for name, problem in [*errors, *warnings]:
+    for name, problem in warnings:
         log.warning(f"deal '{folder.slug}': config '{name}': {problem}")
+    if errors:
+        raise PluginError("; ".join(f"config '{name}': {problem}" for name, problem in errors))
     config["theme"] = theme
     config.plugins["dealroom/deal-site"] = DealSitePlugin(folder, pages, options)
     return config
