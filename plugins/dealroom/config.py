@@ -30,3 +30,18 @@ class DealRoomConfig(Config):
     missing_markers = c.Choice(("auto", "show", "hide"), default="auto")
     """Show `MISSING: ...` where the business case lacks data (`show`), or render a clean
     page (`hide`). `auto` shows them under `mkdocs serve` and hides them otherwise."""
+
+    # Contributor log
+
+    contributors_enabled = c.Type(bool, default=True)
+    """Fill each deal's contributor log and page footers from git history and the
+    recorded `contributions`. With `false`, no git command runs and the contributors
+    page lists recorded contributions only."""
+
+    contributors_show_emails = c.Type(bool, default=False)
+    """Show contributors' email addresses on the contributors page (names only when
+    `false`: deal sites are forwarded)."""
+
+    contributors_cache_dir = c.Optional(c.Type(str))
+    """Where the parsed git history is cached between builds, relative to mkdocs.yml.
+    Defaults to `.cache/dealroom`; set `""` to keep no cache."""

@@ -97,23 +97,23 @@ def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFold
                 f"dashes (not {', '.join(sorted(RESERVED_SLUGS))}), e.g. 'northwind-ap'",
             )
         )
+    narrative, context_pages, assets, file_problems, warnings = _collect_files(folder, display_root)
     text = _read_text(folder / DEAL_FILE, problems, display_root)
-    deal, yaml_problems, warnings = (
-        parse_deal_yaml(text, shown) if text is not None else (None, [], [])
+    deal, yaml_problems, yaml_warnings = (
+        parse_deal_yaml(text, shown, list(context_pages)) if text is not None else (None, [], [])
     )
-    problems += yaml_problems
-    narrative, context_pages, assets, file_problems, file_warnings = _collect_files(
-        folder, display_root
-    )
-    problems += file_problems
-    warnings += file_warnings
+    problems += yaml_problems + file_problems
+    warnings = yaml_warnings + warnings
     if problems or deal is None:
         raise DealError(slug, problems, warnings)
     return DealFolder(slug, folder, deal, narrative, context_pages, assets, warnings)
 
 
-def parse_deal_yaml(text: str, shown: str) -> tuple[Deal | None, list[Problem], list[Problem]]:
-    """Parse deal.yml text into (deal or None, errors, warnings)."""
+def parse_deal_yaml(
+    text: str, shown: str, context_files: list[str] | None = None
+) -> tuple[Deal | None, list[Problem], list[Problem]]:
+    """Parse deal.yml text into (deal or None, errors, warnings). `context_files` are the
+    folder's context pages ("context/legal.md"), which recorded contributions may name."""
     try:
         data, marks, key_marks = _load_yaml_with_marks(text)
     except yaml.MarkedYAMLError as error:
@@ -151,7 +151,7 @@ def parse_deal_yaml(text: str, shown: str) -> tuple[Deal | None, list[Problem], 
         return None, problems, warnings
     problems = [
         Problem(shown, message, dotted, *locate(_undotted(dotted)))
-        for dotted, message in deal.reference_problems()
+        for dotted, message in deal.reference_problems(context_files or [])
     ]
     return (None if problems else deal), problems, warnings
 

@@ -8,7 +8,9 @@ figures in `figures.py`, pages in `rendering.py`. Every field carries a descript
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -313,6 +315,26 @@ class MutualActionPlan(Model):
         return sorted(self.steps, key=lambda step: (step.due, step.title))
 
 
+# --- recorded contributions ----------------------------------------------------------
+
+VIA = ("call", "meeting", "email", "redline", "document", "chat", "other")
+Via = Annotated[Literal[VIA], Word]  # type: ignore[valid-type]
+
+
+class RecordedContribution(Model):
+    """Input that did not come through git: a call, an email, a redline."""
+
+    who: Text = Field(description="the contributor (a stakeholder's name)")
+    date: dt.date = Field(description="when, as YYYY-MM-DD")
+    what: Text = Field(description="what they contributed, in a sentence")
+    section: Text = Field(
+        description="what it shaped: a deal.yml field such as business_case.problem, or a "
+        "page file such as approach.md or context/legal.md",
+        examples=["business_case.problem"],
+    )
+    via: Via = Field(default="other", description="call, meeting, email, redline, ...")
+
+
 # --- the deal -------------------------------------------------------------------------
 
 
@@ -336,9 +358,12 @@ class Deal(Model):
     stakeholders: list[Stakeholder] = Field(default_factory=list)
     business_case: BusinessCase = Field(default_factory=BusinessCase)
     mutual_action_plan: MutualActionPlan = Field(default_factory=MutualActionPlan)
+    contributions: list[RecordedContribution] = Field(
+        default_factory=list, description="contributions recorded by hand"
+    )
     internal: Any = Field(default=None, description="seller-only notes; never published")
 
-    def reference_problems(self) -> list[tuple[str, str]]:
+    def reference_problems(self, context_files: Sequence[str] = ()) -> list[tuple[str, str]]:
         """Cross-field problems as (field path, message): names that point at nobody,
         sides that contradict their owner. Kept out of validators so each error can name
         the exact field (and so its line in deal.yml)."""
@@ -369,6 +394,9 @@ class Deal(Model):
         ]
         if case.priority and case.priority.owner:
             referenced.append(("business_case.priority.owner", case.priority.owner))
+        referenced += [
+            (f"contributions[{i}].who", entry.who) for i, entry in enumerate(self.contributions)
+        ]
         for where, name in referenced:
             if self.stakeholder(name) is None:
                 problems.append((
@@ -376,6 +404,17 @@ class Deal(Model):
                     f"'{name}' is not a listed stakeholder; add them under stakeholders "
                     "or fix the spelling",
                 ))  # fmt: skip
+        known = deal_sections(list(context_files))
+        for index, entry in enumerate(self.contributions):
+            if entry.section not in known:
+                nearest = difflib.get_close_matches(entry.section, known, n=1, cutoff=0.6)
+                hint = f"did you mean '{nearest[0]}'?" if nearest else (
+                    "use a deal.yml field such as business_case.problem or a page file such "
+                    "as approach.md or context/legal.md"
+                )  # fmt: skip
+                problems.append(
+                    (f"contributions[{index}].section", f"'{entry.section}' is unknown; {hint}")
+                )
         return problems
 
     # Derived views used by rendering and, later, scoring.
@@ -397,3 +436,42 @@ class Deal(Model):
     @property
     def headline_date(self) -> dt.date | None:
         return self.business_case.headline.by or self.go_live
+
+
+# --- sections: what a change or contribution shaped ---------------------------------
+
+NARRATIVE_FILES = ("business-case.md", "approach.md")
+_PLAN_DATES = ("compelling_event", "go_live", "signature_target")
+PAGE_SOURCES = {
+    # page of the deal site -> the sections that feed it ("*" = any deal.yml field)
+    "index.md": ("*",),
+    "business-case.md": ("business_case", "business-case.md", *_PLAN_DATES),
+    "mutual-action-plan.md": ("mutual_action_plan", *_PLAN_DATES),
+    "approach.md": ("approach.md",),
+}
+
+
+def deal_sections(context_files: list[str]) -> list[str]:
+    """Every section id a change or recorded contribution can name."""
+    sections = [name for name in Deal.model_fields if name != "internal"]
+    for parent, model in (
+        ("business_case", BusinessCase),
+        ("mutual_action_plan", MutualActionPlan),
+    ):
+        sections += [f"{parent}.{child}" for child in model.model_fields]
+    return sections + list(NARRATIVE_FILES) + context_files
+
+
+def section_feeds_page(section: str, page: str) -> bool:
+    """Whether a change to `section` (e.g. business_case.problem, context/legal.md#Terms)
+    changes the page `page` (e.g. business-case.md)."""
+    file_part = section.split("#", 1)[0]
+    if page == "contributors.md" or file_part == page:
+        return True  # the contributor log changes with every contribution
+    is_yaml_field = not file_part.endswith(".md")
+    for source in PAGE_SOURCES.get(page, ()):
+        if source == "*" and is_yaml_field:
+            return True
+        if file_part == source or file_part.startswith(source + "."):
+            return True
+    return False

@@ -19,6 +19,8 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from .config import DealRoomConfig
+from .contributors import ContributorLog, build_contributor_logs
+from .history import RepositoryHistory, read_history
 from .loading import (
     DEAL_FILE,
     DealError,
@@ -33,6 +35,7 @@ from .site import BuildOptions, SharedTheme, build_deal_site
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 ROOT_PAGE = "index.md"
+DEFAULT_CACHE_DIR = ".cache/dealroom"
 
 
 class DealRoomPlugin(BasePlugin[DealRoomConfig]):
@@ -42,6 +45,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.options: BuildOptions | None = None
         self.deals: list[DealFolder] = []
         self.failed: dict[str, int] = {}  # slug -> number of problems
+        self.logs: dict[str, ContributorLog] = {}
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self.command = command  # `serve` previews show MISSING markers by default
@@ -53,7 +57,11 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             self.config.deals_dir = config.docs_dir
         markers = self.config.missing_markers
         show_missing = markers == "show" or (markers == "auto" and self.command == "serve")
-        self.options = BuildOptions(as_of=_as_of(self.config.as_of), show_missing=show_missing)
+        self.options = BuildOptions(
+            as_of=_as_of(self.config.as_of),
+            show_missing=show_missing,
+            show_emails=self.config.contributors_show_emails,
+        )
         config["theme"] = SharedTheme.extending(config.theme)
         return config
 
@@ -65,9 +73,12 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     # First, so no other plugin sees the deal folders' files as pages of the root site.
     @event_priority(100)
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
-        self.deals, self.failed = [], {}
+        self.deals, self.failed, self.logs = [], {}, {}
+        project_root = Path(config.config_file_path).parent
         if self.config.enabled:
-            self._load_deals(Path(self.config.deals_dir), Path(config.config_file_path).parent)
+            self._load_deals(Path(self.config.deals_dir), project_root)
+        if self.deals:
+            self.logs = build_contributor_logs(self._history(project_root), self.deals)
         root = Files([file for file in files if file.src_dir != config.docs_dir])
         root.append(
             File.generated(config, ROOT_PAGE, content="---\ntemplate: dealroom/page.html\n---\n")
@@ -87,10 +98,23 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         assert self.options is not None and isinstance(config.theme, SharedTheme)
         built = sum(
-            build_deal_site(config, folder, config.theme, self.options) for folder in self.deals
+            build_deal_site(config, folder, config.theme, self.options, self.logs[folder.slug])
+            for folder in self.deals
         )
         if self.config.enabled:
             log.info(f"dealroom: built {built} deal site(s); {len(self.failed)} deal(s) skipped")
+
+    def _history(self, project_root: Path) -> RepositoryHistory:
+        """One read of the git history for all deals (nothing when the log is off)."""
+        if not self.config.contributors_enabled:
+            return RepositoryHistory(available=False)
+        cache_dir = self.config.contributors_cache_dir
+        cache_dir = DEFAULT_CACHE_DIR if cache_dir is None else cache_dir
+        cache_file = project_root / cache_dir / "history.json" if cache_dir else None
+        history = read_history(Path(self.config.deals_dir), cache_file)
+        if not history.available:
+            log.info(f"dealroom: no git history for the contributor log: {history.reason}")
+        return history
 
     def _load_deals(self, deals_dir: Path, project_root: Path) -> None:
         wanted = set(self.config.deals)

@@ -24,6 +24,7 @@ from babel.numbers import format_currency, format_decimal
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
 
+from .contributors import ContributorLog, section_label
 from .figures import compute_figures, plan_progress
 from .loading import DealFolder
 
@@ -159,6 +160,18 @@ def deal_context(
         "next_steps": [step for step in plan_steps if step.status != "done"][:3],
         "has_approach": "approach.md" in folder.narrative,
         "context_pages": [(page.title, page.src_uri) for page in pages if page.kind == "context"],
+    }
+
+
+def contributor_context(
+    contributor_log: ContributorLog, pages: list[PageSpec], show_emails: bool
+) -> dict[str, Any]:
+    """What the contributors page needs besides the deal."""
+    titles = {page.src_uri: page.title for page in pages if page.kind == "context"}
+    return {
+        "contributor_log": contributor_log,
+        "show_emails": show_emails,
+        "section_label": lambda section: section_label(section, titles),
     }
 
 

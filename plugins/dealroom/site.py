@@ -28,9 +28,11 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import TableOfContents, get_toc
 from mkdocs.theme import Theme
 
+from .contributors import ContributorLog, and_list
 from .loading import DealFolder
 from .rendering import (
     PageSpec,
+    contributor_context,
     deal_context,
     heading_tokens,
     nav_for,
@@ -43,7 +45,6 @@ from .rendering import (
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 TEMPLATES_DIR = str(Path(__file__).parent / "templates")
-DEALROOM_CSS = "dealroom/assets/dealroom.css"
 SNIPPETS = "pymdownx.snippets"
 NARRATIVE_SLOT = "<!-- dealroom: narrative -->"
 
@@ -54,6 +55,7 @@ class BuildOptions:
 
     as_of: dt.date  # "today" for overdue steps and days left
     show_missing: bool  # MISSING markers (seller preview) or a clean page (published)
+    show_emails: bool = False  # contributors' email addresses on the contributors page
 
 
 # --- one theme environment per run ---------------------------------------------------
@@ -118,12 +120,20 @@ class SharedTheme(Theme):
 class DealSitePlugin(BasePlugin):
     """Fills one deal's site: generated pages only, never a scan of the deal folder."""
 
-    def __init__(self, folder: DealFolder, pages: list[PageSpec], options: BuildOptions) -> None:
+    def __init__(
+        self,
+        folder: DealFolder,
+        pages: list[PageSpec],
+        options: BuildOptions,
+        contributor_log: ContributorLog,
+    ) -> None:
         super().__init__()
         self.folder = folder
         self.pages = {page.src_uri: page for page in pages}
         self.options = options
+        self.contributor_log = contributor_log
         self.context = deal_context(folder, pages, options.as_of, options.show_missing)
+        self.context |= contributor_context(contributor_log, pages, options.show_emails)
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         # Keep the theme's assets, drop everything MkDocs found in the deal folder, then
@@ -160,7 +170,13 @@ class DealSitePlugin(BasePlugin):
         self, context: dict[str, Any], *, page: Page, config: MkDocsConfig, nav: Any
     ) -> dict[str, Any]:
         context["dealroom_preview"] = self.options.show_missing
-        context["dealroom_css"] = DEALROOM_CSS
+        update = self.contributor_log.last_update(page.file.src_uri)
+        if update is not None:
+            names = [person.name for person in self.contributor_log.credited(update)]
+            context["dealroom_updated"] = {
+                "date": self.context["fmt"].date(update.date),
+                "by": and_list(names),
+            }
         return context
 
 
@@ -168,7 +184,11 @@ class DealSitePlugin(BasePlugin):
 
 
 def deal_site_config(
-    outer: MkDocsConfig, folder: DealFolder, theme: SharedTheme, options: BuildOptions
+    outer: MkDocsConfig,
+    folder: DealFolder,
+    theme: SharedTheme,
+    options: BuildOptions,
+    contributor_log: ContributorLog,
 ) -> MkDocsConfig:
     """A complete MkDocs configuration for one deal, derived from the root mkdocs.yml."""
     deal = folder.deal
@@ -199,7 +219,7 @@ def deal_site_config(
     if errors:
         raise PluginError("; ".join(f"config '{name}': {problem}" for name, problem in errors))
     config["theme"] = theme
-    config.plugins["dealroom/deal-site"] = DealSitePlugin(folder, pages, options)
+    config.plugins["dealroom/deal-site"] = DealSitePlugin(folder, pages, options, contributor_log)
     return config
 
 
@@ -238,13 +258,17 @@ def _search_options(outer: MkDocsConfig) -> dict[str, Any]:
 
 
 def build_deal_site(
-    outer: MkDocsConfig, folder: DealFolder, theme: SharedTheme, options: BuildOptions
+    outer: MkDocsConfig,
+    folder: DealFolder,
+    theme: SharedTheme,
+    options: BuildOptions,
+    contributor_log: ContributorLog,
 ) -> bool:
     """Build one deal's site into `<site_dir>/<slug>/`. Returns False (after logging
     why and removing the half-written output) if the build failed."""
     target = os.path.join(outer.site_dir, folder.slug)
     try:
-        build(deal_site_config(outer, folder, theme, options))
+        build(deal_site_config(outer, folder, theme, options, contributor_log))
     except Exception as error:  # one broken deal must never stop the others
         log.error(f"deal '{folder.slug}' was not built: {error}")
         log.debug("traceback", exc_info=True)

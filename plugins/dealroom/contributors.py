@@ -1,0 +1,254 @@
+"""The contributor log: who from which side shaped each deal, and when.
+
+Git history (`history.py`) and the contributions recorded in deal.yml are merged into
+one timeline per deal. People are matched to the deal's stakeholders by email, then by
+name; others get their side from the customer's and seller's email domains.
+
+Isolation rules: only published files count (never `internal/`, nor a deal.yml change
+confined to `internal:`), and a commit that touches several deals shows in each deal
+only the people that deal knows, and no commit message, since either could name
+another customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from .history import Commit, Person, RepositoryHistory, relative_to
+from .loading import ASSETS_DIR, CONTEXT_DIR, DEAL_FILE, NARRATIVE_PAGES, DealFolder
+from .model import ROLE_LABELS, Deal, RecordedContribution, Stakeholder, section_feeds_page
+
+SECTION_LABELS = {
+    "business_case": "Business case",
+    "mutual_action_plan": "Mutual action plan",
+    "business-case.md": "Business case",
+    "approach.md": "Approach",
+    "compelling_event": "Compelling event",
+    "go_live": "Go-live date",
+    "signature_target": "Signature target",
+    "deal_value": "Deal value",
+}
+
+
+@dataclass(frozen=True)
+class Contributor:
+    """A person as this deal knows them."""
+
+    name: str
+    email: str  # "" when unknown
+    side: str  # "buyer", "seller" or "unknown"
+    role: str | None = None  # the stakeholder's role, when matched
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role.capitalize()) if self.role else ""
+
+    @property
+    def key(self) -> str:
+        return self.name.casefold()
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One row of the timeline: a person's part in one change."""
+
+    when: dt.datetime  # timezone-aware
+    person: Contributor
+    sections: tuple[str, ...]  # "business_case.problem", "context/legal.md#Terms", ...
+    source: str  # "git" or "recorded"
+    change: str  # the commit, or the recorded entry, this row belongs to
+    note: str = ""  # the commit subject or what was recorded; "" when withheld
+    via: str = ""  # for recorded input: call, email, redline, ...
+
+    @property
+    def date(self) -> dt.date:
+        return self.when.date()
+
+
+@dataclass
+class ContributorLog:
+    """Everything the contributors page and the page footers show for one deal."""
+
+    contributions: list[Contribution] = field(default_factory=list)  # newest first
+    history: str = "complete"  # "complete", "partial" or "unavailable"
+    history_reason: str = ""
+
+    def people(self, side: str) -> list[Contributor]:
+        unique = {c.person.key: c.person for c in reversed(self.contributions)}
+        return [person for person in unique.values() if person.side == side]
+
+    def not_heard_from(self, deal: Deal) -> list[Stakeholder]:
+        """Buyer-side stakeholders who have not contributed yet."""
+        heard = {person.key for person in self.people("buyer")}
+        return [p for p in deal.people("buyer") if p.name.casefold() not in heard]
+
+    @property
+    def buyer_roles(self) -> list[str]:
+        roles = [p.role_label for p in self.people("buyer") if p.role]
+        return list(dict.fromkeys(roles))
+
+    @property
+    def last_buyer_contribution(self) -> dt.date | None:
+        return next((c.date for c in self.contributions if c.person.side == "buyer"), None)
+
+    @property
+    def reading(self) -> str:
+        """The multithreading verdict in plain language."""
+        buyers, roles = self.people("buyer"), self.buyer_roles
+        if not buyers:
+            return "Seller-only so far: nobody on the buyer side has contributed yet."
+        if len(buyers) == 1:
+            person = buyers[0]
+            if person.role == "champion":
+                return "Single-threaded: only the champion has contributed."
+            who = f"{person.name} ({person.role_label})" if person.role else person.name
+            return f"Single-threaded: only {who} has contributed."
+        if len(roles) < 2:
+            where = (
+                f"all in one role ({roles[0]})" if roles else "none of them a listed stakeholder"
+            )
+            return f"Thinly threaded: {len(buyers)} people on the buyer side, {where}."
+        return f"Multithreaded across {and_list([role.lower() for role in roles])}."
+
+    def last_update(self, page: str) -> Contribution | None:
+        """The newest contribution that changed `page` (e.g. "business-case.md")."""
+        return next(
+            (c for c in self.contributions if any(section_feeds_page(s, page) for s in c.sections)),
+            None,
+        )
+
+    def credited(self, contribution: Contribution) -> list[Contributor]:
+        """Everyone credited for the same change (a commit's author and co-authors)."""
+        return [c.person for c in self.contributions if c.change == contribution.change]
+
+
+def section_label(section: str, context_titles: dict[str, str]) -> str:
+    """'business_case.cost_of_inaction' -> 'Business case: cost of inaction'."""
+    file_part, _, heading = section.partition("#")
+    if file_part in context_titles:
+        label = context_titles[file_part]
+    elif "." in file_part and not file_part.endswith(".md"):
+        parent, child = file_part.split(".", 1)
+        label = f"{SECTION_LABELS.get(parent, parent)}: {child.replace('_', ' ')}"
+    else:
+        label = SECTION_LABELS.get(file_part, file_part.replace("_", " ").capitalize())
+    return f"{label}: {heading}" if heading else label
+
+
+# --- building the logs -----------------------------------------------------------------
+
+
+def build_contributor_logs(
+    history: RepositoryHistory, folders: list[DealFolder]
+) -> dict[str, ContributorLog]:
+    """One log per deal from one pass over the repository history."""
+    state = "unavailable" if not history.available else "partial" if history.partial else "complete"
+    logs = {f.slug: ContributorLog(history=state, history_reason=history.reason) for f in folders}
+    deals = {folder.slug: folder.deal for folder in folders}
+    for commit, touched in _commits_by_deal(history, set(deals)):
+        shared = len(touched) > 1
+        for slug, sections in touched.items():
+            logs[slug].contributions += _git_contributions(commit, sections, deals[slug], shared)
+    for folder in folders:
+        log = logs[folder.slug]
+        log.contributions += [
+            _recorded(index, entry, folder.deal)
+            for index, entry in enumerate(folder.deal.contributions)
+        ]
+        log.contributions.sort(key=lambda c: c.when, reverse=True)
+    return logs
+
+
+def _commits_by_deal(
+    history: RepositoryHistory, slugs: set[str]
+) -> list[tuple[Commit, dict[str, list[str]]]]:
+    """Each commit with the published sections it changed, per deal. Walking newest to
+    oldest, a rename teaches the older path its new home, so history survives moves."""
+    moved: dict[str, str] = {}  # old repository path -> current repository path
+    result = []
+    for commit in history.commits:
+        touched: dict[str, list[str]] = defaultdict(list)
+        for change in commit.files:
+            current = moved.get(change.path, change.path)
+            if change.old_path:
+                moved[change.old_path] = current
+            inside = relative_to(current, history.prefix) if history.prefix else current
+            if inside is None or "/" not in inside:
+                continue
+            slug, path = inside.split("/", 1)
+            if slug in slugs:
+                touched[slug] += _published_sections(path, change.sections)
+        touched = {slug: sections for slug, sections in touched.items() if sections}
+        if touched:
+            result.append((commit, touched))
+    return result
+
+
+def _published_sections(path: str, sections: tuple[str, ...]) -> list[str]:
+    """The sections of a deal-relative file that a reader may see; [] for anything
+    seller-only or unpublished (internal/, stray files, `internal:` in deal.yml)."""
+    if path == DEAL_FILE:
+        return [s for s in sections if s != "internal" and not s.startswith("internal.")]
+    parts = PurePosixPath(path).parts
+    markdown = path in NARRATIVE_PAGES or (
+        len(parts) == 2 and parts[0] == CONTEXT_DIR and path.endswith(".md")
+    )
+    if markdown:
+        return [f"{path}#{heading}" if heading else path for heading in sections] or [path]
+    if parts[0] == ASSETS_DIR:
+        return [path]
+    return []
+
+
+def _git_contributions(
+    commit: Commit, sections: list[str], deal: Deal, shared: bool
+) -> list[Contribution]:
+    when = dt.datetime.fromisoformat(commit.date)
+    people = list(
+        {p.email.casefold() or p.name: p for p in (commit.author, *commit.co_authors)}.values()
+    )
+    known = [_match(person, deal) for person in people]
+    if shared:  # never carry a name or message from one deal into another
+        known = [person for person in known if person.side != "unknown"]
+    note = "" if shared else commit.subject
+    unique = tuple(dict.fromkeys(sections))
+    return [Contribution(when, person, unique, "git", commit.sha, note) for person in known]
+
+
+def _recorded(index: int, entry: RecordedContribution, deal: Deal) -> Contribution:
+    person = _match(Person(entry.who, ""), deal)
+    # A recorded day sorts after that day's commits' early hours, before its evening.
+    when = dt.datetime.combine(entry.date, dt.time(12), tzinfo=dt.timezone.utc)
+    return Contribution(
+        when, person, (entry.section,), "recorded", f"recorded:{index}", entry.what, entry.via
+    )
+
+
+def _match(person: Person, deal: Deal) -> Contributor:
+    """Stakeholder by email, then by name; else a side from the email's domain."""
+    email = person.email.casefold()
+    for stakeholder in deal.stakeholders:
+        if email and stakeholder.email and stakeholder.email.casefold() == email:
+            return Contributor(
+                stakeholder.name, stakeholder.email, stakeholder.side, stakeholder.role
+            )
+    for stakeholder in deal.stakeholders:
+        if stakeholder.name.casefold() == person.name.casefold():
+            return Contributor(
+                stakeholder.name, stakeholder.email or person.email, stakeholder.side,
+                stakeholder.role,
+            )  # fmt: skip
+    domain = email.rpartition("@")[2]
+    side = "unknown"
+    if domain and domain in {d.casefold() for d in deal.customer.domains}:
+        side = "buyer"
+    elif domain and domain in {d.casefold() for d in deal.seller.domains}:
+        side = "seller"
+    return Contributor(person.name, person.email, side)
+
+
+def and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

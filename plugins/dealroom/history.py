@@ -1,0 +1,328 @@
+"""Git history of the deal folders: one `git log` for all deals, cached by commit.
+
+`read_history` runs a fixed handful of git commands per build, whatever the number of
+deals, pages or commits: `rev-parse` for the repository facts, one `log --raw` over the
+commits not yet cached, one `cat-file --batch` for the file versions those commits
+touched, and, when HEAD moved, `merge-base --is-ancestor` to check the cache still
+belongs to it. With HEAD unchanged only `rev-parse` runs.
+
+Each commit is reduced to who (author and `Co-authored-by:` trailers), when, its
+subject and, per changed file, the sections it changed: for deal.yml the top-level and
+business-case / plan keys whose values differ between the two versions, for Markdown
+the headings whose text differs. Comparing parsed versions (rather than diff lines)
+makes a change inside `internal:` recognisable as such, so it is never listed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+log = logging.getLogger("mkdocs.plugins.dealroom")
+
+CACHE_VERSION = 1
+RECORD, UNIT, TRAILERS = "\x1e", "\x1f", "\x1d"
+LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f" + (
+    "%(trailers:key=Co-authored-by,valueonly,separator=%x1d)"
+)
+EMPTY_BLOB = "0" * 40
+TRAILER = re.compile(r"^\s*(.*?)\s*<([^>]*)>\s*$")
+# Keys of deal.yml whose children are reported as sections of their own.
+NESTED_SECTIONS = ("business_case", "mutual_action_plan")
+HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit touched and the sections of it that changed."""
+
+    path: str  # repository-relative; for a rename, the new path
+    old_path: str | None = None  # set for renames and copies
+    sections: tuple[str, ...] = ()  # deal.yml keys ("business_case.problem") or headings
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: Person
+    co_authors: tuple[Person, ...]
+    date: str  # author date, ISO 8601 with offset
+    subject: str
+    files: tuple[FileChange, ...]
+
+
+@dataclass
+class RepositoryHistory:
+    """The commits touching the deals folder, newest first, or why there are none."""
+
+    commits: list[Commit] = field(default_factory=list)
+    prefix: str = ""  # the deals folder, relative to the repository root
+    available: bool = True
+    partial: bool = False  # a shallow clone: older commits are missing
+    reason: str = ""  # why history is unavailable or partial, for the reader
+
+
+# --- running git -------------------------------------------------------------------
+
+
+class _GitUnavailable(Exception):
+    pass
+
+
+def _git(repo: Path, *args: str, stdin: str | None = None) -> bytes:
+    try:
+        result = subprocess.run(
+            ["git", "-c", "core.quotePath=false", *args], cwd=repo, input=(
+                stdin.encode() if stdin is not None else None
+            ), capture_output=True, check=False,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise _GitUnavailable("git is not installed") from None
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        raise _GitUnavailable(lines[-1] if lines else f"git {args[0]} failed")
+    return result.stdout
+
+
+def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryHistory:
+    """History of everything under `deals_dir`; never raises for a missing git or repo."""
+    try:
+        facts = _git(deals_dir, "rev-parse", "--show-toplevel", "--is-shallow-repository")
+        top, shallow = facts.decode().split("\n")[:2]
+        head = _git(deals_dir, "rev-parse", "--verify", "-q", "HEAD").decode().strip()
+    except _GitUnavailable as error:
+        reason = str(error)
+        if "not a git repository" in reason:
+            reason = "the deals folder is not in a git repository"
+        elif "rev-parse" in reason or "HEAD" in reason:
+            reason = "the repository has no commits yet"
+        return RepositoryHistory(available=False, reason=reason)
+    top_path = Path(top)
+    prefix = deals_dir.resolve().relative_to(top_path.resolve()).as_posix()
+    prefix = "" if prefix == "." else prefix
+    cached = _load_cache(cache_file, top, prefix)
+    try:
+        commits = _commits_since(top_path, prefix, head, cached)
+    except _GitUnavailable as error:
+        return RepositoryHistory(available=False, reason=f"git failed: {error}")
+    _save_cache(cache_file, top, prefix, head, commits)
+    partial = shallow == "true"
+    reason = "this is a shallow clone, so older history is missing" if partial else ""
+    return RepositoryHistory(commits=commits, prefix=prefix, partial=partial, reason=reason)
+
+
+def _commits_since(top: Path, prefix: str, head: str, cached: dict | None) -> list[Commit]:
+    if cached and cached["head"] == head:
+        return cached["commits"]
+    if cached:
+        try:
+            _git(top, "merge-base", "--is-ancestor", cached["head"], head)
+        except _GitUnavailable:
+            cached = None  # history was rewritten (rebase, reset): read it all again
+    revisions = f"{cached['head']}..{head}" if cached else head
+    output = _git(
+        top, "log", "-z", f"--format={LOG_FORMAT}", "--raw", "--no-abbrev", "--find-renames",
+        revisions, "--", prefix or ".",
+    ).decode("utf-8", errors="replace")  # fmt: skip
+    raw = parse_log(output)
+    blobs = _read_blobs(
+        top, {sha for _, changes in raw for change in changes for sha in change[2:]}
+    )
+    commits = [
+        replace(commit, files=tuple(_file_change(*change, blobs) for change in changes))
+        for commit, changes in raw
+    ]
+    return commits + (cached["commits"] if cached else [])
+
+
+# --- parsing `git log -z --raw` ----------------------------------------------------
+
+RawChange = tuple[str, str | None, str, str]  # path, old path, old blob, new blob
+
+
+def parse_log(output: str) -> list[tuple[Commit, list[RawChange]]]:
+    """Commits (without sections yet) and their raw file changes, newest first."""
+    parsed = []
+    for record in output.split(RECORD)[1:]:
+        header, _, raw = record.partition("\0")
+        sha, name, email, date, subject, trailers = header.split(UNIT)
+        co_authors = tuple(
+            Person(match.group(1), match.group(2))
+            for value in trailers.split(TRAILERS)
+            if (match := TRAILER.match(value))
+        )
+        commit = Commit(sha, Person(name, email), co_authors, date, subject, ())
+        parsed.append((commit, _parse_raw(raw)))
+    return parsed
+
+
+def _parse_raw(raw: str) -> list[RawChange]:
+    """`:old_mode new_mode old_blob new_blob STATUS\0path\0[new_path\0]` entries."""
+    tokens = raw.lstrip("\n").split("\0")
+    changes: list[RawChange] = []
+    index = 0
+    while index < len(tokens) and tokens[index].startswith(":"):
+        _old_mode, _new_mode, old_blob, new_blob, status = tokens[index][1:].split()
+        if status[0] in "RC":
+            old_path, path = tokens[index + 1], tokens[index + 2]
+            index += 3
+        else:
+            old_path, path = None, tokens[index + 1]
+            index += 2
+        changes.append((path, old_path, old_blob, new_blob))
+    return changes
+
+
+def _read_blobs(top: Path, shas: set[str]) -> dict[str, str]:
+    """The text of many file versions in one `git cat-file --batch`."""
+    wanted = sorted(shas - {EMPTY_BLOB})
+    if not wanted:
+        return {}
+    output = _git(top, "cat-file", "--batch", stdin="\n".join(wanted) + "\n")
+    blobs: dict[str, str] = {}
+    position = 0
+    while position < len(output):
+        header_end = output.index(b"\n", position)
+        sha, kind, *size = output[position:header_end].decode().split()
+        position = header_end + 1
+        if kind == "missing":
+            continue  # e.g. beyond the edge of a shallow clone
+        length = int(size[0])
+        blobs[sha] = output[position : position + length].decode("utf-8", errors="replace")
+        position += length + 1
+    return blobs
+
+
+# --- what changed --------------------------------------------------------------------
+
+
+def _file_change(
+    path: str, old_path: str | None, old_blob: str, new_blob: str, blobs: dict[str, str]
+) -> FileChange:
+    old, new = blobs.get(old_blob, ""), blobs.get(new_blob, "")
+    name = PurePosixPath(path).name
+    if name == "deal.yml":
+        sections = yaml_sections(old, new)
+    elif name.endswith(".md"):
+        sections = markdown_sections(old, new)
+    else:
+        sections = ()
+    return FileChange(path, old_path, sections)
+
+
+def yaml_sections(old_text: str, new_text: str) -> tuple[str, ...]:
+    """deal.yml keys whose values differ between two versions, children of the business
+    case and the plan one level deeper. Unparseable versions compare as empty."""
+    old, new = _yaml_mapping(old_text), _yaml_mapping(new_text)
+    sections = []
+    for key in dict.fromkeys([*old, *new]):
+        if old.get(key) == new.get(key):
+            continue
+        old_value, new_value = old.get(key), new.get(key)
+        if (
+            key in NESTED_SECTIONS
+            and isinstance(old_value or {}, dict)
+            and isinstance(new_value or {}, dict)
+        ):
+            children = [
+                f"{key}.{child}"
+                for child in dict.fromkeys([*(old_value or {}), *(new_value or {})])
+                if (old_value or {}).get(child) != (new_value or {}).get(child)
+            ]
+            sections += children or [key]
+        else:
+            sections.append(str(key))
+    return tuple(sections)
+
+
+def _yaml_mapping(text: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=YamlLoader) if text else {}
+    except yaml.YAMLError:
+        return {"<unreadable>": text}
+    return data if isinstance(data, dict) else {"<unreadable>": text}
+
+
+def markdown_sections(old_text: str, new_text: str) -> tuple[str, ...]:
+    """Headings (or "" for text before the first heading) whose text differs."""
+    old, new = _by_heading(old_text), _by_heading(new_text)
+    return tuple(
+        heading for heading in dict.fromkeys([*new, *old]) if old.get(heading) != new.get(heading)
+    )
+
+
+def _by_heading(text: str) -> dict[str, str]:
+    sections: dict[str, list[str]] = {"": []}
+    current = ""
+    for line in text.splitlines():
+        if match := HEADING.match(line):
+            current = match.group(2)
+            sections.setdefault(current, [])
+        sections[current].append(line)
+    return {heading: "\n".join(lines) for heading, lines in sections.items() if lines}
+
+
+# --- cache -------------------------------------------------------------------------
+
+
+def _load_cache(cache_file: Path | None, top: str, prefix: str) -> dict | None:
+    if cache_file is None or not cache_file.is_file():
+        return None
+    try:
+        data = json.loads(cache_file.read_text(encoding="utf-8"))
+        if data.get("version") != CACHE_VERSION or (data["top"], data["prefix"]) != (top, prefix):
+            return None
+        return {"head": data["head"], "commits": [_commit_from_json(c) for c in data["commits"]]}
+    except (OSError, ValueError, KeyError, TypeError):
+        log.debug("dealroom: ignoring an unreadable history cache", exc_info=True)
+        return None
+
+
+def _save_cache(
+    cache_file: Path | None, top: str, prefix: str, head: str, commits: Iterable[Commit]
+) -> None:
+    if cache_file is None:
+        return
+    data = {"version": CACHE_VERSION, "top": top, "prefix": prefix, "head": head,
+            "commits": [asdict(commit) for commit in commits]}  # fmt: skip
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data), encoding="utf-8")
+        temporary.replace(cache_file)  # never leave a half-written cache behind
+    except OSError as error:
+        log.debug(f"dealroom: cannot write the history cache: {error}")
+
+
+def _commit_from_json(data: dict) -> Commit:
+    return Commit(
+        sha=data["sha"],
+        author=Person(**data["author"]),
+        co_authors=tuple(Person(**person) for person in data["co_authors"]),
+        date=data["date"],
+        subject=data["subject"],
+        files=tuple(
+            FileChange(f["path"], f["old_path"], tuple(f["sections"])) for f in data["files"]
+        ),
+    )
+
+
+def relative_to(path: str, folder: str) -> str | None:
+    """`path` relative to `folder` (both repository-relative), or None if outside."""
+    pure = PurePosixPath(path)
+    return pure.relative_to(folder).as_posix() if pure.is_relative_to(folder) else None
