@@ -111,7 +111,7 @@ class ContributorLog:
                 f"all in one role ({roles[0]})" if roles else "none of them a listed stakeholder"
             )
             return f"Thinly threaded: {len(buyers)} people on the buyer side, {where}."
-        return f"Multithreaded across {and_list([role.lower() for role in roles])}."
+        return f"Multithreaded across {and_list([_in_sentence(role) for role in roles])}."
 
     def last_update(self, page: str) -> Contribution | None:
         """The newest contribution that changed `page` (e.g. "business-case.md")."""
@@ -148,8 +148,7 @@ def build_contributor_logs(
     state = "unavailable" if not history.available else "partial" if history.partial else "complete"
     logs = {f.slug: ContributorLog(history=state, history_reason=history.reason) for f in folders}
     deals = {folder.slug: folder.deal for folder in folders}
-    for commit, touched in _commits_by_deal(history, set(deals)):
-        shared = len(touched) > 1
+    for commit, touched, shared in _commits_by_deal(history, set(deals)):
         for slug, sections in touched.items():
             logs[slug].contributions += _git_contributions(commit, sections, deals[slug], shared)
     for folder in folders:
@@ -164,13 +163,15 @@ def build_contributor_logs(
 
 def _commits_by_deal(
     history: RepositoryHistory, slugs: set[str]
-) -> list[tuple[Commit, dict[str, list[str]]]]:
-    """Each commit with the published sections it changed, per deal. Walking newest to
-    oldest, a rename teaches the older path its new home, so history survives moves."""
+) -> list[tuple[Commit, dict[str, list[str]], bool]]:
+    """Each commit with the published sections it changed per deal, and whether it also
+    touched any other deal folder (built or not, published files or not). Walking newest
+    to oldest, a rename teaches the older path its new home, so history survives moves."""
     moved: dict[str, str] = {}  # old repository path -> current repository path
     result = []
     for commit in history.commits:
         touched: dict[str, list[str]] = defaultdict(list)
+        folders: set[str] = set()
         for change in commit.files:
             current = moved.get(change.path, change.path)
             if change.old_path:
@@ -179,11 +180,12 @@ def _commits_by_deal(
             if inside is None or "/" not in inside:
                 continue
             slug, path = inside.split("/", 1)
+            folders.add(slug)
             if slug in slugs:
                 touched[slug] += _published_sections(path, change.sections)
         touched = {slug: sections for slug, sections in touched.items() if sections}
         if touched:
-            result.append((commit, touched))
+            result.append((commit, touched, len(folders) > 1))
     return result
 
 
@@ -248,6 +250,11 @@ def _match(person: Person, deal: Deal) -> Contributor:
     elif domain and domain in {d.casefold() for d in deal.seller.domains}:
         side = "seller"
     return Contributor(person.name, person.email, side)
+
+
+def _in_sentence(label: str) -> str:
+    """A capitalised label as it reads mid-sentence; acronyms such as IT stay."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
 
 def and_list(items: list[str]) -> str:

@@ -8,9 +8,10 @@ belongs to it. With HEAD unchanged only `rev-parse` runs.
 
 Each commit is reduced to who (author and `Co-authored-by:` trailers), when, its
 subject and, per changed file, the sections it changed: for deal.yml the top-level and
-business-case / plan keys whose values differ between the two versions, for Markdown
-the headings whose text differs. Comparing parsed versions (rather than diff lines)
-makes a change inside `internal:` recognisable as such, so it is never listed.
+business-case / plan keys whose blocks differ between the two versions, for Markdown
+the headings whose text differs. Comparing whole versions key by key (rather than
+reading diff hunks) makes a change inside `internal:` recognisable as such, so it is
+never listed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import yaml
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
@@ -38,7 +36,7 @@ TRAILER = re.compile(r"^\s*(.*?)\s*<([^>]*)>\s*$")
 # Keys of deal.yml whose children are reported as sections of their own.
 NESTED_SECTIONS = ("business_case", "mutual_action_plan")
 HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+YAML_KEY = re.compile(r"^ *([A-Za-z_][A-Za-z0-9_]*)\s*:(?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -115,12 +113,14 @@ def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryH
     top_path = Path(top)
     prefix = deals_dir.resolve().relative_to(top_path.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix
-    cached = _load_cache(cache_file, top, prefix)
+    # A shallow clone's history is incomplete: never reuse it once the clone is deepened.
+    scope = {"version": CACHE_VERSION, "top": top, "prefix": prefix, "shallow": shallow}
+    cached = _load_cache(cache_file, scope)
     try:
         commits = _commits_since(top_path, prefix, head, cached)
     except _GitUnavailable as error:
         return RepositoryHistory(available=False, reason=f"git failed: {error}")
-    _save_cache(cache_file, top, prefix, head, commits)
+    _save_cache(cache_file, scope, head, commits)
     partial = shallow == "true"
     reason = "this is a shallow clone, so older history is missing" if partial else ""
     return RepositoryHistory(commits=commits, prefix=prefix, partial=partial, reason=reason)
@@ -226,36 +226,49 @@ def _file_change(
 
 
 def yaml_sections(old_text: str, new_text: str) -> tuple[str, ...]:
-    """deal.yml keys whose values differ between two versions, children of the business
-    case and the plan one level deeper. Unparseable versions compare as empty."""
-    old, new = _yaml_mapping(old_text), _yaml_mapping(new_text)
-    sections = []
+    """deal.yml keys whose blocks differ between two versions; the business case and the
+    plan are compared one level deeper. Text, not parsed YAML, is compared: thousands of
+    versions are compared in milliseconds, and a key's block is exactly its lines."""
+    old, new = _key_blocks(old_text.splitlines()), _key_blocks(new_text.splitlines())
+    sections: list[str] = []
     for key in dict.fromkeys([*old, *new]):
-        if old.get(key) == new.get(key):
-            continue
-        old_value, new_value = old.get(key), new.get(key)
-        if (
-            key in NESTED_SECTIONS
-            and isinstance(old_value or {}, dict)
-            and isinstance(new_value or {}, dict)
-        ):
+        old_block, new_block = old.get(key, []), new.get(key, [])
+        if not key or old_block == new_block:
+            continue  # "" holds the comments above the first key
+        if key in NESTED_SECTIONS:
+            old_children, new_children = _key_blocks(old_block[1:]), _key_blocks(new_block[1:])
             children = [
                 f"{key}.{child}"
-                for child in dict.fromkeys([*(old_value or {}), *(new_value or {})])
-                if (old_value or {}).get(child) != (new_value or {}).get(child)
+                for child in dict.fromkeys([*old_children, *new_children])
+                if old_children.get(child) != new_children.get(child)
             ]
             sections += children or [key]
         else:
-            sections.append(str(key))
+            sections.append(key)
     return tuple(sections)
 
 
-def _yaml_mapping(text: str) -> dict[str, Any]:
-    try:
-        data = yaml.load(text, Loader=YamlLoader) if text else {}
-    except yaml.YAMLError:
-        return {"<unreadable>": text}
-    return data if isinstance(data, dict) else {"<unreadable>": text}
+def _key_blocks(lines: list[str]) -> dict[str, list[str]]:
+    """Split YAML mapping lines into {key: its lines} at the shallowest key indentation.
+    Anything before the first key is kept under ""."""
+    keys = [(len(line) - len(line.lstrip(" ")), m.group(1)) for line in lines
+            if (m := YAML_KEY.match(line))]  # fmt: skip
+    if not keys:
+        return {"": lines} if lines else {}
+    indent = min(level for level, _ in keys)
+    blocks: dict[str, list[str]] = {}
+    current = ""
+    for line in lines:
+        match = YAML_KEY.match(line)
+        if match and len(line) - len(line.lstrip(" ")) == indent:
+            current = match.group(1)
+        blocks.setdefault(current, []).append(line.rstrip())
+    for block in blocks.values():
+        # Blank and comment lines at a block's end usually introduce the next key, so
+        # they are not part of this one (adding `# notes` + `internal:` changes nothing).
+        while block and (not block[-1].strip() or block[-1].lstrip().startswith("#")):
+            block.pop()
+    return blocks
 
 
 def markdown_sections(old_text: str, new_text: str) -> tuple[str, ...]:
@@ -280,12 +293,13 @@ def _by_heading(text: str) -> dict[str, str]:
 # --- cache -------------------------------------------------------------------------
 
 
-def _load_cache(cache_file: Path | None, top: str, prefix: str) -> dict | None:
+def _load_cache(cache_file: Path | None, scope: dict[str, str | int]) -> dict | None:
+    """The cached head and commits, if the cache was written for this same scope."""
     if cache_file is None or not cache_file.is_file():
         return None
     try:
         data = json.loads(cache_file.read_text(encoding="utf-8"))
-        if data.get("version") != CACHE_VERSION or (data["top"], data["prefix"]) != (top, prefix):
+        if data.get("scope") != scope:
             return None
         return {"head": data["head"], "commits": [_commit_from_json(c) for c in data["commits"]]}
     except (OSError, ValueError, KeyError, TypeError):
@@ -294,12 +308,11 @@ def _load_cache(cache_file: Path | None, top: str, prefix: str) -> dict | None:
 
 
 def _save_cache(
-    cache_file: Path | None, top: str, prefix: str, head: str, commits: Iterable[Commit]
+    cache_file: Path | None, scope: dict[str, str | int], head: str, commits: Iterable[Commit]
 ) -> None:
     if cache_file is None:
         return
-    data = {"version": CACHE_VERSION, "top": top, "prefix": prefix, "head": head,
-            "commits": [asdict(commit) for commit in commits]}  # fmt: skip
+    data = {"scope": scope, "head": head, "commits": [asdict(commit) for commit in commits]}
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = cache_file.with_suffix(".tmp")
