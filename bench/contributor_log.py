@@ -128,9 +128,14 @@ def main() -> None:
         timed_build(
             warm, args.deals
         )  # fills the cache, and warms Python's imports for every variant
-        results = {}
-        for name, config_file in (("off", off), ("cold", cold), ("warm", warm)):
-            results[name] = min(timed_build(config_file, args.deals) for _ in range(args.repeat))
+        # Interleave the variants so drift over the run (memory growth, other load)
+        # weighs on each alike; the best of the repeats counts.
+        variants = {"off": off, "cold": cold, "warm": warm}
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(args.repeat):
+            for name, config_file in variants.items():
+                times[name].append(timed_build(config_file, args.deals))
+        results = {name: min(values) for name, values in times.items()}
         for name, seconds in results.items():
             print(f"{name:>5}: {seconds:6.2f} s   ratio to off: {seconds / results['off']:.2f}")
         worst = max(results["cold"], results["warm"]) / results["off"]

@@ -120,7 +120,8 @@ def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryH
         commits = _commits_since(top_path, prefix, head, cached)
     except _GitUnavailable as error:
         return RepositoryHistory(available=False, reason=f"git failed: {error}")
-    _save_cache(cache_file, scope, head, commits)
+    if not cached or cached["head"] != head:
+        _save_cache(cache_file, scope, head, commits)
     partial = shallow == "true"
     reason = "this is a shallow clone, so older history is missing" if partial else ""
     return RepositoryHistory(commits=commits, prefix=prefix, partial=partial, reason=reason)
