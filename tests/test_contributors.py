@@ -222,7 +222,7 @@ def test_people_get_their_side_and_role_and_the_reading_follows_the_buyer_side(
     assert timeline(second, "fjordline")[0] == {
         "date": "Oct 8, 2026", "person": "Ola Nordmann", "email": "", "side": "Buyer",
         "role": "", "changed": "Business case: Why now", "note": "Add the second audit finding",
-        "source": "Edit", "css": "buyer",
+        "source": "Git commit", "css": "buyer",
     }  # fmt: skip
 
     text = contributors_text(third, "fjordline")
@@ -275,15 +275,15 @@ def test_timeline_is_newest_first_with_what_changed_and_where_it_came_from(
     rows = timeline(site, "fjordline")
     short = [(r["date"], r["person"], r["side"], r["role"], r["source"]) for r in rows]
     assert short == [
-        ("Oct 22, 2026", "Tom Ashby", "Seller", "Account executive", "Edit"),
-        ("Oct 20, 2026", "Ingrid Solberg", "Buyer", "Champion", "Edit"),
-        ("Oct 15, 2026", "Per Dahl", "Buyer", "Economic buyer", "Edit"),
-        ("Oct 12, 2026", "Xavi Stranger", "Unknown side", "", "Edit"),
+        ("Oct 22, 2026", "Tom Ashby", "Seller", "Account executive", "Git commit"),
+        ("Oct 20, 2026", "Ingrid Solberg", "Buyer", "Champion", "Git commit"),
+        ("Oct 15, 2026", "Per Dahl", "Buyer", "Economic buyer", "Git commit"),
+        ("Oct 12, 2026", "Xavi Stranger", "Unknown side", "", "Git commit"),
         ("Oct 10, 2026", "Per Dahl", "Buyer", "Economic buyer", "Recorded (call)"),
-        ("Oct 8, 2026", "Ola Nordmann", "Buyer", "", "Edit"),
-        ("Oct 5, 2026", "Tom Ashby", "Seller", "Account executive", "Edit"),
-        ("Oct 5, 2026", "Ingrid Solberg", "Buyer", "Champion", "Edit"),
-        ("Oct 1, 2026", "Tom Ashby", "Seller", "Account executive", "Edit"),
+        ("Oct 8, 2026", "Ola Nordmann", "Buyer", "", "Git commit"),
+        ("Oct 5, 2026", "Tom Ashby", "Seller", "Account executive", "Git commit"),
+        ("Oct 5, 2026", "Ingrid Solberg", "Buyer", "Champion", "Git commit"),
+        ("Oct 1, 2026", "Tom Ashby", "Seller", "Account executive", "Git commit"),
     ]
     changed = [(r["changed"], r["note"]) for r in rows]
     assert changed[:8] == [
@@ -317,12 +317,12 @@ def test_emails_are_shown_only_when_the_option_asks_for_them(tmp_path: Path) -> 
     site = run_build(project)
     shown = {(r["person"], r["email"], r["source"]) for r in timeline(site, "fjordline")}
     assert shown == {
-        ("Tom Ashby", TOM[1], "Edit"),
-        ("Ingrid Solberg", INGRID[1], "Edit"),  # the listed one, also for her private address
-        ("Per Dahl", PER[1], "Edit"),  # no listed email: the one he committed with
+        ("Tom Ashby", TOM[1], "Git commit"),
+        ("Ingrid Solberg", INGRID[1], "Git commit"),  # the listed one, also for her private address
+        ("Per Dahl", PER[1], "Git commit"),  # no listed email: the one he committed with
         ("Per Dahl", "", "Recorded (call)"),  # a recorded contribution has no address
-        ("Ola Nordmann", OLA[1], "Edit"),
-        ("Xavi Stranger", XAVI[1], "Edit"),
+        ("Ola Nordmann", OLA[1], "Git commit"),
+        ("Xavi Stranger", XAVI[1], "Git commit"),
     }
 
 
@@ -870,5 +870,5 @@ def test_with_the_contributor_log_off_no_git_runs_and_recorded_input_still_shows
     assert named(git_calls(), "log") != []
     assert [(r["person"], r["source"]) for r in timeline(site, "fjordline")] == [
         ("Per Dahl", "Recorded (call)"),
-        ("Tom Ashby", "Edit"),
+        ("Tom Ashby", "Git commit"),
     ]
