@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 import sys
 from pathlib import Path
 from string import Template
@@ -9,6 +12,16 @@ from string import Template
 import click
 import yaml
 
+from .access import (
+    CREDENTIALS_DIR,
+    CREDENTIALS_FILE,
+    AccessError,
+    AccessList,
+    Scope,
+    add_viewer,
+    revoke_viewer,
+    rotate_password,
+)
 from .loading import (
     DEAL_FILE,
     INTERNAL_DIR,
@@ -18,6 +31,8 @@ from .loading import (
     discover_deals,
     load_deal_folder,
 )
+from .publishing import MODES, PublishError, publish, write_nginx_config
+from .publishing import rollback as rollback_release
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
 NEXT_STEPS = """\
@@ -106,6 +121,176 @@ def check(slugs: tuple[str, ...], deals_dir: Path) -> None:
         for warning in loaded.warnings:
             click.echo(f"  warning: {warning}", err=True)
     sys.exit(1 if failed else 0)
+
+
+# --- access ---------------------------------------------------------------------------
+
+
+@main.group()
+def access() -> None:
+    """Manage who may open each deal room (run from the project folder)."""
+
+
+def _scope(deal: str | None, team: bool, deals_dir: Path) -> Scope:
+    if team == (deal is not None):
+        raise click.UsageError("give exactly one of --deal SLUG or --team")
+    try:
+        return Scope.of(Path.cwd(), deals_dir, None if team else deal)
+    except AccessError as error:
+        raise click.ClickException(str(error)) from None
+
+
+scope_options = [
+    click.option("--deal", metavar="SLUG", help="The deal whose viewers to change."),
+    click.option("--team", is_flag=True, help="The seller team: their access opens every deal."),
+    deals_dir_option,
+]
+
+
+def _with_scope(command):  # type: ignore[no-untyped-def]
+    for option in reversed(scope_options):
+        command = option(command)
+    return command
+
+
+def _show_once(username: str, password: str, scope: Scope) -> None:
+    click.echo(f"Password for {username} ({scope.key}), shown once:\n\n    {password}\n")
+    click.echo(
+        f"It is also kept in {CREDENTIALS_DIR}/{CREDENTIALS_FILE} (readable by you only, "
+        "never committed). Publish to make the change live."
+    )
+
+
+@access.command("add")
+@click.argument("username")
+@click.option("--name", default="", help="The person's name, e.g. 'Maria Chen'.")
+@click.option("--forwardable", is_flag=True, help="The one credential the champion may pass on.")
+@_with_scope
+def access_add(
+    username: str, name: str, forwardable: bool, deal: str | None, team: bool, deals_dir: Path
+) -> None:
+    """Give USERNAME a new generated passphrase."""
+    scope = _scope(deal, team, deals_dir)
+    try:
+        password = add_viewer(Path.cwd(), scope, username, name, forwardable)
+    except AccessError as error:
+        raise click.ClickException(str(error)) from None
+    _show_once(username, password, scope)
+
+
+@access.command("rotate")
+@click.argument("username")
+@_with_scope
+def access_rotate(username: str, deal: str | None, team: bool, deals_dir: Path) -> None:
+    """Replace USERNAME's passphrase with a new one."""
+    scope = _scope(deal, team, deals_dir)
+    try:
+        password = rotate_password(Path.cwd(), scope, username)
+    except AccessError as error:
+        raise click.ClickException(str(error)) from None
+    _show_once(username, password, scope)
+
+
+@access.command("revoke")
+@click.argument("username")
+@_with_scope
+def access_revoke(username: str, deal: str | None, team: bool, deals_dir: Path) -> None:
+    """Remove USERNAME's access."""
+    scope = _scope(deal, team, deals_dir)
+    try:
+        revoke_viewer(Path.cwd(), scope, username)
+    except AccessError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Revoked {username} ({scope.key}). Publish to make the change live.")
+
+
+@access.command("list")
+@_with_scope
+def access_list(deal: str | None, team: bool, deals_dir: Path) -> None:
+    """List who has access (never passwords)."""
+    scope = _scope(deal, team, deals_dir)
+    for viewer in AccessList.load(scope.access_file).viewers:
+        flag = " (forwardable)" if viewer.forwardable else ""
+        click.echo(f"{viewer.username}\t{viewer.name}{flag}\tadded {viewer.added}")
+
+
+# --- publishing -----------------------------------------------------------------------
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=Path("mkdocs.yml"),
+    show_default=True,
+    help="The project's MkDocs configuration.",
+)
+out_option = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The publish directory a web server serves.",
+)
+
+
+@main.command("publish")
+@click.option("--mode", type=click.Choice(MODES), default="nginx", show_default=True)
+@click.option("--listen", default="127.0.0.1:8080", show_default=True,
+              help="Address for the generated nginx server block.")  # fmt: skip
+@out_option
+@config_option
+def publish_command(mode: str, listen: str, out: Path, config_file: Path) -> None:
+    """Build clean deal sites and make them the live release in OUT."""
+    _log_build_problems()
+    try:
+        result = publish(config_file, out, mode, listen)
+    except PublishError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Published {len(result.published)} deal(s) to {out}/current")
+    for slug in result.kept:
+        click.echo(f"  {slug}: did not build; its previous version stays live", err=True)
+    for slug in result.skipped:
+        click.echo(f"  {slug}: did not build; not published", err=True)
+    if result.kept or result.skipped:
+        sys.exit(1)
+
+
+@main.command()
+@out_option
+def rollback(out: Path) -> None:
+    """Make the previous release in OUT live again."""
+    try:
+        release = rollback_release(out)
+    except PublishError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{out}/current now points to {release.name}")
+
+
+@main.command()
+@out_option
+@click.option("--port", type=int, default=8080, show_default=True)
+def host(out: Path, port: int) -> None:
+    """Serve OUT with a real nginx on 127.0.0.1 (Ctrl-C stops it)."""
+    if not (out / "current").exists():
+        raise click.ClickException(f"nothing published in {out}; run `dealroom publish` first")
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+    if nginx is None:
+        raise click.ClickException("nginx is not installed (Debian: apt-get install nginx)")
+    conf = write_nginx_config(out, f"127.0.0.1:{port}", out / "host")
+    click.echo(f"Serving {out}/current on http://127.0.0.1:{port}/<slug>/")
+    os.execv(nginx, [nginx, "-e", str(conf.parent / "state" / "error.log"), "-c", str(conf),
+                     "-g", "daemon off;"])  # fmt: skip
+
+
+def _log_build_problems() -> None:
+    """Show the build's warnings and errors as `mkdocs build` would."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+    mkdocs_log = logging.getLogger("mkdocs")
+    mkdocs_log.addHandler(handler)
+    mkdocs_log.setLevel(logging.WARNING)
+    mkdocs_log.propagate = False
 
 
 def _yaml_scalar(value: str) -> str:

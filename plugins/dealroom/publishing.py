@@ -1,0 +1,185 @@
+"""Publish deal sites into a directory a web server serves, safely.
+
+Layout of the publish directory `OUT`:
+
+    OUT/current -> releases/<id>     the live release (a symlink, swapped atomically)
+    OUT/releases/<id>/sites/<slug>/  each deal site (clean pages: no MISSING markers)
+    OUT/releases/<id>/htpasswd/      one bcrypt password file per deal (+ the team)
+    OUT/nginx/                       server configuration for nginx (mode "nginx")
+
+A release is assembled beside the live one and only then swapped in, so an interrupted
+or failed publish leaves the live output as it was; the previous release is kept for
+`dealroom rollback`. A deal that fails to build keeps its previously published version.
+The seller's root page, the internal files and the credentials are never copied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+from .access import ACCESS_FILE, TEAM_ACCESS_FILE, AccessList
+
+log = logging.getLogger("mkdocs.plugins.dealroom")
+
+RELEASES = "releases"
+CURRENT = "current"
+KEEP_RELEASES = 3  # the live one, the previous one (rollback) and one more
+NGINX_TEMPLATES = Path(__file__).parent / "publish"
+MODES = ("nginx",)
+
+
+class PublishError(Exception):
+    """Publishing could not start or finish; the live output is unchanged."""
+
+
+@dataclass
+class PublishResult:
+    release: Path
+    published: list[str] = field(default_factory=list)  # built now
+    kept: list[str] = field(default_factory=list)  # failed now, previous version kept
+    skipped: list[str] = field(default_factory=list)  # failed, nothing to keep
+
+
+def publish(
+    config_file: Path, out: Path, mode: str = "nginx", listen: str = "127.0.0.1:8080"
+) -> PublishResult:
+    """Build every deal with clean pages and make the result the live release."""
+    if mode not in MODES:
+        raise PublishError(f"unknown mode '{mode}'; use one of: {', '.join(MODES)}")
+    out = out.resolve()
+    releases = out / RELEASES
+    releases.mkdir(parents=True, exist_ok=True)
+    for leftover in releases.glob(".staging-*"):  # from a publish that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
+    release_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    staging = releases / f".staging-{release_id}"
+    try:
+        result = _assemble(config_file, staging, _live_release(out), releases / release_id)
+        staging.rename(result.release)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the live release is untouched
+        raise
+    write_nginx_config(out, listen)
+    _point_current_to(out, result.release)
+    _prune(releases, keep={result.release.name})
+    return result
+
+
+def rollback(out: Path) -> Path:
+    """Make the release before the live one live again; returns it."""
+    out = out.resolve()
+    live = _live_release(out)
+    older = sorted(p for p in (out / RELEASES).iterdir() if not p.name.startswith("."))
+    older = [release for release in older if live is None or release.name < live.name]
+    if not older:
+        raise PublishError(f"no earlier release in {out / RELEASES} to roll back to")
+    _point_current_to(out, older[-1])
+    return older[-1]
+
+
+# --- assembling a release ---------------------------------------------------------------
+
+
+def _assemble(config_file: Path, staging: Path, live: Path | None, final: Path) -> PublishResult:
+    config = load_config(str(config_file), site_dir=str(staging / "build"))
+    plugin = config.plugins.get("dealroom")
+    if plugin is None:
+        raise PublishError(f"{config_file} does not use the dealroom plugin")
+    plugin.config.missing_markers = "hide"  # published pages never show MISSING markers
+    build(config)
+    project_root = config_file.resolve().parent
+    team = AccessList.load(project_root / TEAM_ACCESS_FILE)
+    result = PublishResult(final)
+    (staging / "sites").mkdir()
+    (staging / "htpasswd").mkdir()
+    # An empty password file for unknown slugs: see publish/auth.conf.
+    (staging / "htpasswd" / ".nobody").write_text("", encoding="utf-8")
+    built = {folder.slug: folder for folder in plugin.deals}
+    for slug in sorted(set(built) | set(plugin.failed)):
+        site = staging / "build" / slug
+        if slug in built and (site / "index.html").is_file():
+            site.rename(staging / "sites" / slug)
+            viewers = AccessList.load(built[slug].path / ACCESS_FILE)
+            _write_htpasswd(staging / "htpasswd" / f"{slug}.htpasswd", viewers, team)
+            if not viewers.viewers:
+                log.warning(f"dealroom: deal '{slug}' has no viewers; only the team can open it")
+            result.published.append(slug)
+        elif live is not None and (live / "htpasswd" / f"{slug}.htpasswd").is_file():
+            shutil.copytree(live / "sites" / slug, staging / "sites" / slug, symlinks=True)
+            shutil.copy2(live / "htpasswd" / f"{slug}.htpasswd", staging / "htpasswd")
+            log.warning(f"dealroom: deal '{slug}' did not build; its published version is kept")
+            result.kept.append(slug)
+        else:
+            log.warning(f"dealroom: deal '{slug}' did not build and was never published")
+            result.skipped.append(slug)
+    shutil.rmtree(staging / "build")  # the seller's root page and search index stay out
+    return result
+
+
+def _write_htpasswd(path: Path, viewers: AccessList, team: AccessList) -> None:
+    path.write_text(viewers.htpasswd() + team.htpasswd(), encoding="utf-8")
+    path.chmod(0o644)  # nginx's worker user must read it; it holds hashes only
+
+
+# --- the live pointer ---------------------------------------------------------------------
+
+
+def _live_release(out: Path) -> Path | None:
+    current = out / CURRENT
+    return current.resolve() if current.is_symlink() and current.exists() else None
+
+
+def _point_current_to(out: Path, release: Path) -> None:
+    """Swap the `current` symlink in one rename: readers see the old or the new release,
+    never a mix."""
+    temporary = out / f".{CURRENT}.tmp"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(Path(RELEASES) / release.name)
+    os.replace(temporary, out / CURRENT)
+
+
+def _prune(releases: Path, keep: set[str]) -> None:
+    finished = sorted(p for p in releases.iterdir() if not p.name.startswith("."))
+    for release in finished[:-KEEP_RELEASES]:
+        if release.name not in keep:
+            shutil.rmtree(release, ignore_errors=True)
+
+
+# --- nginx --------------------------------------------------------------------------------
+
+
+def write_nginx_config(out: Path, listen: str, folder: Path | None = None) -> Path:
+    """Write server.conf (to include in nginx's http block), headers.conf, auth.conf and
+    a standalone nginx.conf into `folder` (default OUT/nginx); returns nginx.conf."""
+    folder = (folder or out / "nginx").resolve()
+    state_dir = folder / "state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(NGINX_TEMPLATES), keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )  # fmt: skip
+    values = {
+        "root": out.resolve(),
+        "listen": listen,
+        "state_dir": state_dir,
+        "access_log": state_dir / "access.log",
+        "server_conf": folder / "server.conf",
+        "headers_conf": folder / "headers.conf",
+        "auth_conf": folder / "auth.conf",
+        # A root master would run workers as `nobody`, who cannot read a private folder.
+        "user": getpass.getuser() if os.geteuid() == 0 else "",
+    }
+    for name in ("server.conf", "headers.conf", "auth.conf", "nginx.conf"):
+        text = environment.get_template(name).render(values)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder / "nginx.conf"

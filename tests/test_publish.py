@@ -1,0 +1,316 @@
+"""Publishing to a password-protected host, checked against a real nginx on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import shutil
+import socket
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import make_deal, write_deal, write_project
+from dealroom import publishing
+from dealroom.access import (
+    AccessList,
+    Credentials,
+    Scope,
+    add_viewer,
+    revoke_viewer,
+    rotate_password,
+)
+from dealroom.publishing import PublishError, publish, rollback, write_nginx_config
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# Skipped on a developer machine without them; never in CI, which installs them.
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("CI") and (not Path(NGINX).exists() or not shutil.which("htpasswd")),
+    reason="needs nginx and apache2-utils (apt-get install nginx apache2-utils)",
+)
+
+
+def canary_deal(tag: str) -> dict:
+    deal = make_deal(customer={"name": f"Customer{tag}"}, summary=f"Summary{tag}")
+    deal["internal"] = {"notes": f"Internal{tag}"}
+    return deal
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = write_project(tmp_path / "project")
+    for tag in ("one", "two"):
+        write_deal(root / "deals", f"deal-{tag}", canary_deal(tag.upper()),
+                   {"internal/notes.md": f"InternalFile{tag.upper()}"})  # fmt: skip
+    gap = root / "deals" / "deal-two" / "deal.yml"  # a gap a seller's preview would mark
+    gap.write_text(gap.read_text().replace("go_live: '2027-03-01'", "go_live: null"))
+    return root
+
+
+@pytest.fixture
+def passwords(project: Path) -> dict[str, str]:
+    """viewer -> password: one viewer per deal, a forwardable one, and the team."""
+    deals = project / "deals"
+    return {
+        "ana": add_viewer(project, Scope.of(project, deals, "deal-one"), "ana", "Ana One"),
+        "fwd": add_viewer(project, Scope.of(project, deals, "deal-one"), "fwd", forwardable=True),
+        "ben": add_viewer(project, Scope.of(project, deals, "deal-two"), "ben", "Ben Two"),
+        "team": add_viewer(project, Scope.of(project, deals, None), "team"),
+    }
+
+
+class Host:
+    """A real nginx serving a publish directory on a free loopback port."""
+
+    def __init__(self, out: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.conf = write_nginx_config(out, f"127.0.0.1:{self.port}", out / "test-host")
+        self.error_log = self.conf.parent / "state" / "error.log"
+        # Daemon mode: the command returns once nginx has bound its port.
+        subprocess.run([NGINX, "-e", str(self.error_log), "-c", str(self.conf)], check=True)
+
+    def get(
+        self, path: str, user: str | None = None, password: str = ""
+    ) -> tuple[int, dict, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {}
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+    def stop(self) -> None:
+        subprocess.run([NGINX, "-e", str(self.error_log), "-c", str(self.conf), "-s", "stop"],
+                       check=False)  # fmt: skip
+
+
+@pytest.fixture
+def published(project: Path, passwords: dict[str, str], tmp_path: Path) -> Iterator[tuple]:
+    out = tmp_path / "out"
+    publish(project / "mkdocs.yml", out)
+    host = Host(out)
+    try:
+        yield out, host, passwords
+    finally:
+        host.stop()
+
+
+def deal_files(out: Path, slug: str) -> list[str]:
+    """URL paths of every file of a published deal site (directories as their index)."""
+    root = out / "current" / "sites" / slug
+    paths = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(root).as_posix()
+            paths.append(f"/{slug}/" + relative.removesuffix("index.html"))
+    return paths
+
+
+def test_every_file_needs_that_deals_credentials(published) -> None:
+    out, host, passwords = published
+    own = {"deal-one": ["ana", "fwd", "team"], "deal-two": ["ben", "team"]}
+    checked = 0
+    for slug, allowed in own.items():
+        files = deal_files(out, slug)
+        assert len(files) > 20
+        for path in files:
+            assert host.get(path)[0] == 401, path
+            for user in ("ana", "fwd", "ben", "team"):
+                status = host.get(path, user, passwords[user])[0]
+                assert status == (200 if user in allowed else 401), (path, user, status)
+            assert host.get(path, allowed[0], passwords[allowed[0]] + "x")[0] == 401
+            checked += 1
+    assert checked > 40
+
+
+def test_responses_carry_privacy_headers_and_no_listing(published) -> None:
+    _out, host, passwords = published
+    status, headers, _ = host.get("/deal-one/business-case/", "ana", passwords["ana"])
+    assert status == 200
+    assert headers["x-robots-tag"] == "noindex, nofollow"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "private, no-store"
+    status, headers, _ = host.get("/deal-one/search/search_index.json", "ana", passwords["ana"])
+    assert status == 200 and headers["cache-control"] == "private, no-cache"
+    assert headers["x-robots-tag"] == "noindex, nofollow"
+    # Directory listing is off: a folder without index.html is not listed.
+    status, _, body = host.get("/deal-one/assets/", "ana", passwords["ana"])
+    assert status == 403 and b"stylesheets" not in body
+
+
+def test_unknown_deals_look_like_known_ones(published) -> None:
+    _out, host, passwords = published
+    assert host.get("/no-such-customer/")[0] == 401
+    assert host.get("/no-such-customer/", "team", passwords["team"])[0] == 401
+    assert host.get("/")[0] == 404
+
+
+def test_nothing_outside_the_sites_is_reachable(published) -> None:
+    out, host, passwords = published
+    secrets = [(out / "current" / "htpasswd" / "deal-one.htpasswd").read_bytes()[:20],
+               b"auth_basic", b"Internal"]  # fmt: skip
+    probes = (
+        "/current/htpasswd/deal-one.htpasswd",
+        "/htpasswd/deal-one.htpasswd",
+        "/deal-one/../htpasswd/deal-one.htpasswd",
+        "/../nginx/server.conf",
+        "/deal-one/%2e%2e/%2e%2e/nginx/server.conf",
+        "/nginx/server.conf",
+        "/deal-one/../../releases/",
+        "/deal-one/..%2f..%2fhtpasswd/deal-one.htpasswd",
+    )
+    for path in probes:  # fmt: skip
+        for user in (None, "ana", "team"):
+            status, _, body = host.get(path, user, passwords.get(user or "", ""))
+            assert status != 200 or not any(secret in body for secret in secrets), path
+            assert status in (400, 401, 403, 404), (path, user, status)
+
+
+def test_access_log_records_the_viewer(published) -> None:
+    out, host, passwords = published
+    assert host.get("/deal-two/", "ben", passwords["ben"])[0] == 200
+    host.stop()  # flushes the log
+    log = (out / "test-host" / "state" / "access.log").read_text()
+    assert "127.0.0.1 - ben [" in log and '"GET /deal-two/ HTTP/1.1" 200' in log
+
+
+def test_htpasswd_files_verify_with_apache_htpasswd(published) -> None:
+    out, _host, passwords = published
+    folder = out / "current" / "htpasswd"
+    for slug, user in (("deal-one", "ana"), ("deal-one", "team"), ("deal-two", "ben")):
+        ok = subprocess.run(["htpasswd", "-vb", str(folder / f"{slug}.htpasswd"), user,
+                             passwords[user]], capture_output=True)  # fmt: skip
+        assert ok.returncode == 0, ok.stderr
+        bad = subprocess.run(["htpasswd", "-vb", str(folder / f"{slug}.htpasswd"), user, "nope"],
+                             capture_output=True)  # fmt: skip
+        assert bad.returncode != 0
+
+
+def test_revoked_and_rotated_passwords_stop_working(published, project: Path) -> None:
+    out, host, passwords = published
+    scope = Scope.of(project, project / "deals", "deal-one")
+    revoke_viewer(project, scope, "ana")
+    new_fwd = rotate_password(project, scope, "fwd")
+    publish(project / "mkdocs.yml", out)  # live without restarting nginx
+    assert host.get("/deal-one/", "ana", passwords["ana"])[0] == 401
+    assert host.get("/deal-one/", "fwd", passwords["fwd"])[0] == 401
+    assert host.get("/deal-one/", "fwd", new_fwd)[0] == 200
+
+
+def test_passwords_live_only_in_the_private_credentials_file(published, project: Path) -> None:
+    out, _host, passwords = published
+    credentials = Credentials(project)
+    assert stat.S_IMODE(credentials.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(credentials.folder.stat().st_mode) == 0o700
+    assert (credentials.folder / ".gitignore").read_text() == "*\n"
+    assert credentials.load()["deal-one"]["ana"] == passwords["ana"]
+    committed = [project / "deals/deal-one/access.yml", project / "team-access.yml"]
+    published_files = [p for p in out.rglob("*") if p.is_file()]
+    for path in committed + published_files:
+        data = path.read_bytes()
+        for password in passwords.values():
+            assert password.encode() not in data, path
+
+
+def test_seller_only_material_is_never_published(published) -> None:
+    out, _host, _passwords = published
+    assert not (out / "current" / "sites" / "index.html").exists()  # the seller's index
+    assert not (out / "current" / "sites" / "search").exists()
+    pages = 0
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (b"InternalONE", b"InternalFileONE", b"InternalTWO"):
+                assert secret not in data, path
+            if path.suffix == ".html":
+                assert b"MISSING:" not in data, path  # published pages are clean
+                pages += 1
+    assert pages >= 10
+
+
+def test_the_gap_that_published_pages_hide_shows_in_a_preview(project: Path) -> None:
+    from conftest import run_build
+
+    site = run_build(project, command="serve")
+    assert b"MISSING:" in (site / "deal-two" / "index.html").read_bytes()
+
+
+def test_an_invalid_deal_keeps_its_published_version(published, project: Path) -> None:
+    out, host, passwords = published
+    deal_yml = project / "deals" / "deal-two" / "deal.yml"
+    deal_yml.write_text(deal_yml.read_text().replace("stage: 3", "stage: 9"))
+    one = project / "deals" / "deal-one" / "deal.yml"
+    one.write_text(one.read_text().replace("SummaryONE", "SummaryONEv2"))
+    result = publish(project / "mkdocs.yml", out)
+    assert result.published == ["deal-one"] and result.kept == ["deal-two"]
+    assert b"SummaryONEv2" in host.get("/deal-one/", "ana", passwords["ana"])[2]
+    status, _, body = host.get("/deal-two/", "ben", passwords["ben"])
+    assert status == 200 and b"SummaryTWO" in body
+
+
+def test_a_failed_publish_leaves_the_live_release_and_rollback_restores(
+    published, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, host, passwords = published
+    first = os.readlink(out / "current")
+    one = project / "deals" / "deal-one" / "deal.yml"
+    one.write_text(one.read_text().replace("SummaryONE", "SummaryVersionTwo"))
+
+    real_write = publishing._write_htpasswd
+    calls = []
+
+    def fail_on_second_deal(*args, **kwargs):  # a disk-full in the middle of assembly
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(publishing, "_write_htpasswd", fail_on_second_deal)
+    with pytest.raises(OSError):
+        publish(project / "mkdocs.yml", out)
+    assert os.readlink(out / "current") == first
+    assert not list((out / "releases").glob(".staging-*"))
+    assert b"SummaryONE" in host.get("/deal-one/", "ana", passwords["ana"])[2]
+
+    monkeypatch.setattr(publishing, "_write_htpasswd", real_write)
+    publish(project / "mkdocs.yml", out)
+    assert b"SummaryVersionTwo" in host.get("/deal-one/", "ana", passwords["ana"])[2]
+    assert rollback(out).name == Path(first).name
+    body = host.get("/deal-one/", "ana", passwords["ana"])[2]
+    assert b"SummaryONE" in body and b"SummaryVersionTwo" not in body
+
+
+def test_rollback_without_an_earlier_release_says_so(tmp_path: Path) -> None:
+    with pytest.raises(PublishError, match="no earlier release"):
+        (tmp_path / "out" / "releases").mkdir(parents=True)
+        rollback(tmp_path / "out")
+
+
+def test_access_files_hold_hashes_and_reject_bad_input(project: Path) -> None:
+    scope = Scope.of(project, project / "deals", "deal-one")
+    password = add_viewer(project, scope, "maria.chen", "Maria Chen")
+    assert len(password.split("-")) == 5
+    viewer = AccessList.load(scope.access_file).find("maria.chen")
+    assert viewer is not None and viewer.hash.startswith("$2y$05$")
+    from dealroom.access import AccessError
+
+    with pytest.raises(AccessError, match="already has access"):
+        add_viewer(project, scope, "maria.chen")
+    with pytest.raises(AccessError, match="not allowed"):
+        add_viewer(project, scope, "Maria Chen")
+    with pytest.raises(AccessError, match="no deal 'nope'"):
+        Scope.of(project, project / "deals", "nope")
+    add_viewer(project, scope, "fwd", forwardable=True)
+    with pytest.raises(AccessError, match="already has a forwardable"):
+        add_viewer(project, scope, "fwd2", forwardable=True)
