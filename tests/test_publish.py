@@ -314,3 +314,57 @@ def test_access_files_hold_hashes_and_reject_bad_input(project: Path) -> None:
     add_viewer(project, scope, "fwd", forwardable=True)
     with pytest.raises(AccessError, match="already has a forwardable"):
         add_viewer(project, scope, "fwd2", forwardable=True)
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_shows_a_password_once_and_publish_never_prints_it(project: Path, tmp_path: Path):
+    added = run_cli(["dealroom", "access", "add", "--deal", "deal-one", "maria.chen",
+                     "--name", "Maria Chen"], project)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    password = Credentials(project).load()["deal-one"]["maria.chen"]
+    assert added.stdout.count(password) == 1
+    listed = run_cli(["dealroom", "access", "list", "--deal", "deal-one"], project)
+    assert "maria.chen\tMaria Chen" in listed.stdout and password not in listed.stdout
+    published = run_cli(["dealroom", "publish", "--out", str(tmp_path / "out")], project)
+    assert published.returncode == 0, published.stderr
+    assert "Published 2 deal(s)" in published.stdout
+    assert password not in published.stdout + published.stderr
+    both = run_cli(["dealroom", "access", "add", "x.y"], project)
+    assert both.returncode != 0 and "exactly one of --deal SLUG or --team" in both.stderr
+
+
+def test_host_command_serves_the_publish_directory(project: Path, tmp_path: Path) -> None:
+    scope = Scope.of(project, project / "deals", "deal-one")
+    password = add_viewer(project, scope, "ana")
+    out = tmp_path / "out"
+    publish(project / "mkdocs.yml", out)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["dealroom", "host", "--out", str(out), "--port", str(port)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stdout is not None
+        assert "Serving" in server.stdout.readline()
+        # nginx is exec'd after that line: wait for it to accept connections (bounded).
+        connection = None
+        for _attempt in range(10_000):
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            except ConnectionRefusedError:
+                continue
+        assert connection is not None, "nginx never listened"
+        connection.close()
+        token = base64.b64encode(f"ana:{password}".encode()).decode()
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        client.request("GET", "/deal-one/", headers={"Authorization": f"Basic {token}"})
+        response = client.getresponse()
+        assert response.status == 200 and b"SummaryONE" in response.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
