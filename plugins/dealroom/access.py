@@ -52,6 +52,7 @@ class AccessList:
 
     path: Path
     viewers: list[Viewer] = field(default_factory=list)
+    salt: str = ""  # base64; the deal's PBKDF2 salt for encrypted publishing (not secret)
 
     @classmethod
     def load(cls, path: Path) -> AccessList:
@@ -60,13 +61,16 @@ class AccessList:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             viewers = [Viewer(**entry) for entry in data.get("viewers") or []]
+            salt = str(data.get("encryption_salt") or "")
         except (yaml.YAMLError, TypeError, AttributeError) as error:
             raise AccessError(f"{path}: not a valid access file ({error})") from None
-        return cls(path, viewers)
+        return cls(path, viewers, salt)
 
     def save(self) -> None:
         header = "# Managed by `dealroom access`: password hashes only, never passwords.\n"
-        data = {"viewers": [vars(viewer) for viewer in self.viewers]}
+        data: dict = {"viewers": [vars(viewer) for viewer in self.viewers]}
+        if self.salt:
+            data["encryption_salt"] = self.salt
         _write_atomically(self.path, header + yaml.safe_dump(data, sort_keys=False))
 
     def find(self, username: str) -> Viewer | None:

@@ -17,11 +17,13 @@ from .access import (
     CREDENTIALS_FILE,
     AccessError,
     AccessList,
+    Credentials,
     Scope,
     add_viewer,
     revoke_viewer,
     rotate_password,
 )
+from .encryption import share_fragment, unb64
 from .loading import (
     DEAL_FILE,
     INTERNAL_DIR,
@@ -252,6 +254,31 @@ def publish_command(mode: str, listen: str, out: Path, config_file: Path) -> Non
         click.echo(f"  {slug}: did not build; not published", err=True)
     if result.kept or result.skipped:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("username")
+@click.option("--deal", metavar="SLUG", required=True, help="The deal to share.")
+@click.option("--url", "base_url", required=True, help="Where the deal rooms are published.")
+@deals_dir_option
+def share(username: str, deal: str, base_url: str, deals_dir: Path) -> None:
+    """Print a one-click link to an encrypted deal room for USERNAME.
+
+    The link carries USERNAME's key in its #fragment, which browsers never send to the
+    server: anyone holding the link can open the deal room, until that password is
+    rotated or revoked and the deal published again. Nothing is written to disk."""
+    try:
+        scope = Scope.of(Path.cwd(), deals_dir, deal)
+        access_list = AccessList.load(scope.access_file)
+    except AccessError as error:
+        raise click.ClickException(str(error)) from None
+    password = Credentials(Path.cwd()).load().get(deal, {}).get(username)
+    if access_list.find(username) is None or password is None:
+        raise click.ClickException(f"no password for '{username}' ({deal}) on this machine")
+    if not access_list.salt:
+        raise click.ClickException(f"publish '{deal}' with --mode encrypted first")
+    link = f"{base_url.rstrip('/')}/{deal}/{share_fragment(password, unb64(access_list.salt))}"
+    click.echo(link)
 
 
 @main.command()

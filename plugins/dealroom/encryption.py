@@ -1,0 +1,150 @@
+"""Encrypted static deal sites: every byte of a deal's content is ciphertext.
+
+Format version 1 (locked by tests/fixtures/encrypted-v1.json):
+
+- Each publish draws a random 256-bit content key. Every page (the whole rendered HTML:
+  title, navigation, table of contents and body), the search index and every asset of
+  the deal is encrypted with it using AES-256-GCM, a random 96-bit IV per file and the
+  associated data `dealroom:1`, into an *envelope*:
+  `{"format": "dealroom-encrypted", "version": 1, "iv": b64, "data": b64}`.
+- `dealroom-keys.json` holds one *key slot* per viewer: the content key encrypted the
+  same way under that viewer's key, which is PBKDF2-HMAC-SHA256(password, the deal's
+  random salt, 600,000 iterations). Slots carry no names, so the file reveals nothing
+  but how many viewers there are.
+- A page's file is a generic password page (no title, no text of the deal) that holds
+  the page's envelope; `dealroom/unlock.js` derives the key in the browser with
+  WebCrypto, opens a slot, decrypts the page and shows it. Assets get opaque names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import mimetypes
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+FORMAT = "dealroom-encrypted"
+KEYS_FORMAT = "dealroom-keys"
+VERSION = 1
+ITERATIONS = 600_000
+ASSOCIATED_DATA = b"dealroom:1"
+KEYS_FILE = "dealroom-keys.json"
+UNLOCK_SCRIPT = "dealroom/unlock.js"
+BLOBS_DIR = "dealroom/blobs"
+SEARCH_INDEX = "search/search_index.json"
+TEMPLATES = Path(__file__).parent / "publish"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def derive_key(password: str, salt: bytes, iterations: int = ITERATIONS) -> bytes:
+    """A viewer's key: PBKDF2-HMAC-SHA256, as WebCrypto's deriveKey computes it."""
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations, dklen=32)
+
+
+def encrypt(key: bytes, plaintext: bytes, iv: bytes | None = None) -> dict[str, str | int]:
+    iv = iv if iv is not None else os.urandom(12)
+    data = AESGCM(key).encrypt(iv, plaintext, ASSOCIATED_DATA)
+    return {"format": FORMAT, "version": VERSION, "iv": b64(iv), "data": b64(data)}
+
+
+def decrypt(key: bytes, envelope: dict) -> bytes:
+    """Open an envelope (raises cryptography's InvalidTag for a wrong key)."""
+    if envelope.get("format") != FORMAT or envelope.get("version") != VERSION:
+        raise ValueError("not a dealroom envelope of a version this tool reads")
+    return AESGCM(key).decrypt(unb64(envelope["iv"]), unb64(envelope["data"]), ASSOCIATED_DATA)
+
+
+def key_slots(content_key: bytes, viewer_keys: list[bytes], salt: bytes) -> dict:
+    """The keys file: the content key wrapped once per viewer, in random order."""
+    slots = [encrypt(key, content_key) for key in viewer_keys]
+    slots.sort(key=lambda slot: slot["iv"])  # no order that hints at who is who
+    return {
+        "format": KEYS_FORMAT,
+        "version": VERSION,
+        "kdf": {"name": "PBKDF2", "hash": "SHA-256", "iterations": ITERATIONS, "salt": b64(salt)},
+        "slots": slots,
+    }
+
+
+# --- encrypting a built deal site -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteKeys:
+    salt: bytes
+    viewer_keys: list[bytes]  # derived from the viewers' and the team's passwords
+
+
+def encrypt_site(site: Path, keys: SiteKeys, deal_assets: list[str]) -> None:
+    """Turn a built deal site into its encrypted form, in place."""
+    content_key = AESGCM.generate_key(bit_length=256)
+    (site / KEYS_FILE).write_text(
+        json.dumps(key_slots(content_key, keys.viewer_keys, keys.salt)), encoding="utf-8"
+    )
+    # Deal assets get opaque names; pages learn the mapping from inside their envelope.
+    blobs: dict[str, str] = {}
+    (site / BLOBS_DIR).mkdir(parents=True, exist_ok=True)
+    for asset in deal_assets:
+        path = site / asset
+        if not path.is_file():
+            continue
+        name = hashlib.sha256(os.urandom(16)).hexdigest()[:24]
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        payload = {"type": media_type, "content": b64(path.read_bytes())}
+        _write_envelope(site / BLOBS_DIR / name, content_key, json.dumps(payload).encode())
+        blobs[asset] = f"{BLOBS_DIR}/{name}"
+        path.unlink()
+    _remove_empty_folders(site / "assets")
+    index = site / SEARCH_INDEX
+    if index.is_file():
+        _write_envelope(index, content_key, index.read_bytes())
+    for sitemap in site.glob("sitemap.xml*"):
+        sitemap.unlink()  # page addresses only, but a deal room has nothing to advertise
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True
+    )
+    locked = environment.get_template("locked.html")
+    for page in sorted(site.rglob("*.html")):
+        depth = len(page.relative_to(site).parts) - 1
+        root = "../" * depth
+        payload = {"html": page.read_text(encoding="utf-8"), "blobs": blobs}
+        envelope = encrypt(content_key, json.dumps(payload).encode())
+        page.write_text(
+            locked.render(root=root, envelope=json.dumps(envelope), unlock=UNLOCK_SCRIPT),
+            encoding="utf-8",
+        )
+    script = site / UNLOCK_SCRIPT
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(TEMPLATES / "unlock.js", script)
+
+
+def _write_envelope(path: Path, key: bytes, plaintext: bytes) -> None:
+    path.write_text(json.dumps(encrypt(key, plaintext)), encoding="utf-8")
+
+
+def _remove_empty_folders(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def share_fragment(password: str, salt: bytes) -> str:
+    """The URL fragment that opens a deal without typing the password: the viewer's
+    derived key. Browsers never send fragments to the server."""
+    return "#key=" + base64.urlsafe_b64encode(derive_key(password, salt)).decode().rstrip("=")

@@ -1,0 +1,231 @@
+"""Encrypted static publishing: the format (golden fixture), no plaintext in any output
+byte, and what a reader sees in a real headless Chromium."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import make_deal, write_deal, write_project
+from cryptography.exceptions import InvalidTag
+from dealroom.access import AccessList, Credentials, Scope, add_viewer
+from dealroom.encryption import decrypt, derive_key, encrypt, unb64
+from dealroom.publishing import publish
+
+FIXTURE = Path(__file__).parent / "fixtures" / "encrypted-v1.json"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def test_format_v1_matches_the_golden_fixture() -> None:
+    fixture = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    key = bytes.fromhex(fixture["content_key_hex"])
+    iv = bytes.fromhex(fixture["iv_hex"])
+    plaintext = fixture["plaintext"].encode()
+    assert encrypt(key, plaintext, iv) == fixture["envelope"]
+    assert decrypt(key, fixture["envelope"]) == plaintext
+    viewer_key = derive_key(fixture["password"], unb64(fixture["salt_b64"]), fixture["iterations"])
+    assert viewer_key.hex() == fixture["viewer_key_hex"]
+    assert decrypt(viewer_key, fixture["slot"]) == key
+    with pytest.raises(InvalidTag):
+        decrypt(derive_key("wrong", unb64(fixture["salt_b64"]), 1000), fixture["slot"])
+
+
+CANARIES = ["CustomerQZ", "SummaryQZ", "NameQZ", "NarrativeQZ", "LegalQZ", "AssetQZ",
+            "InternalQZ", "secret-diagram", "TitleQZ"]  # fmt: skip
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = write_project(tmp_path / "project")
+    deal = make_deal(customer={"name": "CustomerQZ"}, summary="SummaryQZ")
+    deal["stakeholders"][0]["name"] = "Ingrid NameQZ"
+    deal["stakeholders"][0]["title"] = "TitleQZ"
+    deal["mutual_action_plan"]["steps"][0]["owner"] = "Ingrid NameQZ"
+    deal["internal"] = {"notes": "InternalQZ"}
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><text>AssetQZ</text></svg>'
+    )
+    write_deal(root / "deals", "qz", deal, {
+        "business-case.md": "## Detail\n\nNarrativeQZ",
+        "context/legal.md": "# Legal\n\nLegalQZ\n\n![diagram](../assets/secret-diagram.svg)",
+        "assets/secret-diagram.svg": svg,
+    })  # fmt: skip
+    return root
+
+
+@pytest.fixture
+def passwords(project: Path) -> dict[str, str]:
+    scope = Scope.of(project, project / "deals", "qz")
+    return {
+        "ana": add_viewer(project, scope, "ana"),
+        "team": add_viewer(project, Scope.of(project, project / "deals", None), "team"),
+    }
+
+
+@pytest.fixture
+def published(project: Path, passwords: dict[str, str], tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    result = publish(project / "mkdocs.yml", out, mode="encrypted")
+    assert result.published == ["qz"]
+    return out / "current" / "sites"
+
+
+def test_no_plaintext_of_the_deal_in_any_output_byte(published: Path) -> None:
+    files = [path for path in published.parent.parent.rglob("*") if path.is_file()]
+    assert len(files) > 20
+    for path in files:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        for canary in CANARIES:
+            assert canary.encode() not in data, f"{canary} in {path}"
+            assert canary.encode() not in path.as_posix().encode(), path
+    page = (published / "qz" / "business-case" / "index.html").read_text()
+    assert "<title>Deal room</title>" in page and "Business case" not in page
+
+
+def test_every_viewer_opens_the_keys_and_a_wrong_password_does_not(
+    published: Path, project: Path, passwords: dict[str, str]
+) -> None:
+    keys = json.loads((published / "qz" / "dealroom-keys.json").read_text())
+    assert keys["kdf"]["iterations"] >= 600_000 and len(keys["slots"]) == 2
+    salt = unb64(keys["kdf"]["salt"])
+    assert AccessList.load(project / "deals" / "qz" / "access.yml").salt == keys["kdf"]["salt"]
+    page = json.loads(
+        (published / "qz" / "index.html").read_text().split('type="application/json">')[1]
+        .split("</script>")[0]
+    )  # fmt: skip
+    for password in passwords.values():
+        viewer_key = derive_key(password, salt)
+        content_key = next(k for k in (_open(viewer_key, s) for s in keys["slots"]) if k)
+        assert b"SummaryQZ" in decrypt(content_key, page)
+    wrong = derive_key("not-the-password", salt)
+    assert all(_open(wrong, slot) is None for slot in keys["slots"])
+
+
+def _open(key: bytes, envelope: dict) -> bytes | None:
+    try:
+        return decrypt(key, envelope)
+    except InvalidTag:
+        return None
+
+
+# --- what a reader sees: real headless Chromium ----------------------------------------
+
+browser_needed = pytest.mark.skipif(
+    not os.environ.get("CI") and not Path(CHROMIUM).exists(),
+    reason="needs Debian's chromium (apt-get install chromium)",
+)
+
+
+@pytest.fixture
+def static_host(published: Path) -> Iterator[str]:
+    """Any static host will do: Python's own HTTP server on a free loopback port."""
+    handler = partial(SimpleHTTPRequestHandler, directory=str(published))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@browser_needed
+def test_reader_enters_the_password_and_sees_the_deal(static_host, browser, passwords) -> None:
+    page = browser.new_page()
+    page.goto(f"{static_host}/qz/business-case/")
+    assert page.title() == "Deal room"
+    page.fill("#dealroom-password", passwords["ana"])
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1:has-text('Business case: CustomerQZ')")
+    assert "NarrativeQZ" in page.inner_text("article")
+    # Other pages of the visit open without asking again.
+    page.click("nav >> text=Mutual action plan")
+    page.wait_for_selector("h1:has-text('Mutual action plan')")
+    # The deal's own image is decrypted too.
+    page.goto(f"{static_host}/qz/context/legal/")
+    page.wait_for_selector("text=LegalQZ")
+    width = page.eval_on_selector("article img", "img => img.complete && img.naturalWidth")
+    assert width == 40
+    # Search works on the decrypted index.
+    page.click("input[data-md-component=search-query]")
+    page.keyboard.type("NarrativeQZ", delay=20)
+    page.wait_for_selector(".md-search-result__item")
+    stored = page.evaluate("() => JSON.stringify({...localStorage, ...sessionStorage})")
+    assert passwords["ana"] not in stored
+
+
+@browser_needed
+def test_a_wrong_password_shows_a_message_and_no_content(static_host, browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{static_host}/qz/")
+    page.fill("#dealroom-password", "wrong-horse-battery-staple")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#dealroom-error:visible")
+    assert "does not open this deal room" in page.inner_text("#dealroom-error")
+    assert "CustomerQZ" not in page.content() and "SummaryQZ" not in page.content()
+    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+
+
+@browser_needed
+def test_remember_on_this_device_keeps_the_key_not_the_password(
+    static_host, browser, passwords
+) -> None:
+    context = browser.new_context()
+    first = context.new_page()
+    first.goto(f"{static_host}/qz/")
+    first.fill("#dealroom-password", passwords["ana"])
+    first.check("#dealroom-remember")
+    first.click("button[type=submit]")
+    first.wait_for_selector("text=SummaryQZ")
+    stored = first.evaluate("() => JSON.stringify({...localStorage})")
+    assert passwords["ana"] not in stored and "dealroom-key:" in stored
+    second = context.new_page()  # a new tab: only what was remembered carries over
+    second.goto(f"{static_host}/qz/contributors/")
+    second.wait_for_selector("h1:has-text('Contributors')")
+    forgetful = browser.new_context().new_page()
+    forgetful.goto(f"{static_host}/qz/")
+    forgetful.wait_for_selector("#dealroom-password")
+    assert "SummaryQZ" not in forgetful.content()
+
+
+@browser_needed
+def test_share_link_opens_in_one_click_and_hides_its_key(
+    static_host, browser, project: Path, published: Path
+) -> None:
+    result = subprocess.run(
+        ["dealroom", "share", "ana", "--deal", "qz", "--url", static_host],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    link = result.stdout.strip()
+    assert link.startswith(f"{static_host}/qz/#key=") and "?" not in link
+    assert Credentials(project).load()["qz"]["ana"] not in link
+    page = browser.new_page()
+    page.goto(link)
+    page.wait_for_selector("text=SummaryQZ")
+    assert "#key=" not in page.url
