@@ -229,3 +229,17 @@ def test_share_link_opens_in_one_click_and_hides_its_key(
     page.goto(link)
     page.wait_for_selector("text=SummaryQZ")
     assert "#key=" not in page.url
+
+
+def test_a_revoked_viewer_cannot_open_the_next_release(
+    published: Path, project: Path, passwords: dict[str, str]
+) -> None:
+    from dealroom.access import revoke_viewer
+
+    revoke_viewer(project, Scope.of(project, project / "deals", "qz"), "ana")
+    publish(project / "mkdocs.yml", published.parent.parent, mode="encrypted")
+    keys = json.loads((published.parent.parent / "current/sites/qz/dealroom-keys.json").read_text())
+    salt = unb64(keys["kdf"]["salt"])
+    assert len(keys["slots"]) == 1
+    assert all(_open(derive_key(passwords["ana"], salt), slot) is None for slot in keys["slots"])
+    assert any(_open(derive_key(passwords["team"], salt), slot) for slot in keys["slots"])
