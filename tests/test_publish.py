@@ -54,12 +54,16 @@ def project(tmp_path: Path) -> Path:
 def passwords(project: Path) -> dict[str, str]:
     """viewer -> password: one viewer per deal, a forwardable one, and the team."""
     deals = project / "deals"
-    return {
-        "ana": add_viewer(project, Scope.of(project, deals, "deal-one"), "ana", "Ana One"),
-        "fwd": add_viewer(project, Scope.of(project, deals, "deal-one"), "fwd", forwardable=True),
+    one = Scope.of(project, deals, "deal-one")
+    passwords = {
+        "ana": add_viewer(project, one, "ana", "Ana One"),
+        "fwd": add_viewer(project, one, "fwd", forwardable=True),
         "ben": add_viewer(project, Scope.of(project, deals, "deal-two"), "ben", "Ben Two"),
         "team": add_viewer(project, Scope.of(project, deals, None), "team"),
+        "gone": add_viewer(project, one, "gone"),  # revoked before the first publish
     }
+    revoke_viewer(project, one, "gone")
+    return passwords
 
 
 class Host:
@@ -124,7 +128,7 @@ def test_every_file_needs_that_deals_credentials(published) -> None:
         assert len(files) > 20
         for path in files:
             assert host.get(path)[0] == 401, path
-            for user in ("ana", "fwd", "ben", "team"):
+            for user in ("ana", "fwd", "ben", "team", "gone"):
                 status = host.get(path, user, passwords[user])[0]
                 assert status == (200 if user in allowed else 401), (path, user, status)
             assert host.get(path, allowed[0], passwords[allowed[0]] + "x")[0] == 401
