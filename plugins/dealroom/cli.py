@@ -6,6 +6,8 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
@@ -133,13 +135,20 @@ def access() -> None:
     """Manage who may open each deal room (run from the project folder)."""
 
 
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Show a user mistake as a one-line error, never a traceback."""
+    try:
+        yield
+    except (AccessError, PublishError) as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _scope(deal: str | None, team: bool, deals_dir: Path) -> Scope:
     if team == (deal is not None):
         raise click.UsageError("give exactly one of --deal SLUG or --team")
-    try:
+    with _user_errors():
         return Scope.of(Path.cwd(), deals_dir, None if team else deal)
-    except AccessError as error:
-        raise click.ClickException(str(error)) from None
 
 
 scope_options = [
@@ -173,10 +182,8 @@ def access_add(
 ) -> None:
     """Give USERNAME a new generated passphrase."""
     scope = _scope(deal, team, deals_dir)
-    try:
+    with _user_errors():
         password = add_viewer(Path.cwd(), scope, username, name, forwardable)
-    except AccessError as error:
-        raise click.ClickException(str(error)) from None
     _show_once(username, password, scope)
 
 
@@ -186,10 +193,8 @@ def access_add(
 def access_rotate(username: str, deal: str | None, team: bool, deals_dir: Path) -> None:
     """Replace USERNAME's passphrase with a new one."""
     scope = _scope(deal, team, deals_dir)
-    try:
+    with _user_errors():
         password = rotate_password(Path.cwd(), scope, username)
-    except AccessError as error:
-        raise click.ClickException(str(error)) from None
     _show_once(username, password, scope)
 
 
@@ -199,10 +204,8 @@ def access_rotate(username: str, deal: str | None, team: bool, deals_dir: Path) 
 def access_revoke(username: str, deal: str | None, team: bool, deals_dir: Path) -> None:
     """Remove USERNAME's access."""
     scope = _scope(deal, team, deals_dir)
-    try:
+    with _user_errors():
         revoke_viewer(Path.cwd(), scope, username)
-    except AccessError as error:
-        raise click.ClickException(str(error)) from None
     click.echo(f"Revoked {username} ({scope.key}). Publish to make the change live.")
 
 
@@ -243,10 +246,8 @@ out_option = click.option(
 def publish_command(mode: str, listen: str, out: Path, config_file: Path) -> None:
     """Build clean deal sites and make them the live release in OUT."""
     _log_build_problems()
-    try:
+    with _user_errors():
         result = publish(config_file, out, mode, listen)
-    except PublishError as error:
-        raise click.ClickException(str(error)) from None
     click.echo(f"Published {len(result.published)} deal(s) to {out}/current")
     for slug in result.kept:
         click.echo(f"  {slug}: did not build; its previous version stays live", err=True)
@@ -267,11 +268,9 @@ def share(username: str, deal: str, base_url: str, deals_dir: Path) -> None:
     The link carries USERNAME's key in its #fragment, which browsers never send to the
     server: anyone holding the link can open the deal room, until that password is
     rotated or revoked and the deal published again. Nothing is written to disk."""
-    try:
+    with _user_errors():
         scope = Scope.of(Path.cwd(), deals_dir, deal)
         access_list = AccessList.load(scope.access_file)
-    except AccessError as error:
-        raise click.ClickException(str(error)) from None
     password = Credentials(Path.cwd()).load().get(deal, {}).get(username)
     if access_list.find(username) is None or password is None:
         raise click.ClickException(f"no password for '{username}' ({deal}) on this machine")
@@ -285,10 +284,8 @@ def share(username: str, deal: str, base_url: str, deals_dir: Path) -> None:
 @out_option
 def rollback(out: Path) -> None:
     """Make the previous release in OUT live again."""
-    try:
+    with _user_errors():
         release = rollback_release(out)
-    except PublishError as error:
-        raise click.ClickException(str(error)) from None
     click.echo(f"{out}/current now points to {release.name}")
 
 
