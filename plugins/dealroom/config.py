@@ -45,3 +45,12 @@ class DealRoomConfig(Config):
     contributors_cache_dir = c.Optional(c.Type(str))
     """Where the parsed git history is cached between builds, relative to mkdocs.yml.
     Defaults to `.cache/dealroom`; set `""` to keep no cache."""
+
+    # Scorecard (seller-only: shown on the root dashboard and by `dealroom score`)
+
+    scoring_stage_targets = c.Type(dict, default={})
+    """Target score per pipeline stage, e.g. `{1: 2.0, 4: 4.5}`; stages left out keep the
+    defaults 1: 2.0, 2: 3.0, 3: 4.0, 4: 4.5, 5: 4.9."""
+
+    scoring_thresholds = c.Type(dict, default={})
+    """Counts the rubric asks for, e.g. `{capabilities: 4}`; see the README's Scorecard."""

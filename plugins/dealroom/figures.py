@@ -137,3 +137,39 @@ def plan_progress(deal: Deal, as_of: dt.date) -> PlanProgress:
         overdue=len(overdue_steps),
         health=health,
     )
+
+
+# --- pipeline ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineFigures:
+    """Sales velocity = open opportunities x win rate x average deal value / average
+    cycle length, from the deals' own `decision`, `deal_value` and `opened` fields."""
+
+    open_deals: int
+    win_rate: float | None  # yes / (yes + no)
+    average_value: float | None  # mean deal_value of deals that have one
+    average_cycle_days: float | None  # mean days from `opened` to `decision.date`, decided deals
+    currencies: tuple[str, ...]
+
+    @property
+    def velocity_per_day(self) -> float | None:
+        parts = (self.win_rate, self.average_value, self.average_cycle_days)
+        if any(part is None for part in parts) or not self.average_cycle_days:
+            return None
+        return self.open_deals * self.win_rate * self.average_value / self.average_cycle_days  # type: ignore[operator]
+
+
+def pipeline_figures(deals: list[Deal]) -> PipelineFigures:
+    decided = [d for d in deals if d.decision.status in ("yes", "no")]
+    won = sum(d.decision.status == "yes" for d in decided)
+    values = [d.deal_value for d in deals if d.deal_value is not None]
+    cycles = [(d.decision.date - d.opened).days for d in decided if d.decision.date and d.opened]
+    return PipelineFigures(
+        open_deals=sum(d.decision.status == "open" for d in deals),
+        win_rate=won / len(decided) if decided else None,
+        average_value=sum(values) / len(values) if values else None,
+        average_cycle_days=sum(cycles) / len(cycles) if cycles else None,
+        currencies=tuple(sorted({d.currency for d in deals if d.deal_value is not None})),
+    )

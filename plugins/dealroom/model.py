@@ -219,6 +219,14 @@ class Capability(Model):
     name: Text = Field(description="the capability")
     must_have: bool = Field(default=True, description="true for must-have, false for nice-to-have")
     why: str | None = Field(default=None, description="why the buyer needs it")
+    met_by: str | None = Field(default=None, description="how the proposed solution meets it")
+
+
+class Alternative(Model):
+    """An option the buyer considered and ruled out."""
+
+    option: Text = Field(description="the alternative, e.g. build in-house, do nothing")
+    why_not: Text = Field(description="why it was ruled out")
 
 
 class Outcome(Model):
@@ -269,6 +277,7 @@ class BusinessCase(Model):
     problem: Problem = Field(default_factory=Problem)
     cost_of_inaction: list[CostItem] = Field(default_factory=list)
     capabilities: list[Capability] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list)
     outcomes: list[Outcome] = Field(default_factory=list)
     investment: Investment = Field(default_factory=Investment)
     contributors: list[str] = Field(
@@ -350,6 +359,7 @@ class Deal(Model):
     compelling_event: CompellingEvent | None = Field(default=None)
     go_live: dt.date | None = Field(default=None, description="target go-live date")
     signature_target: dt.date | None = Field(default=None, description="contract signature target")
+    opened: dt.date | None = Field(default=None, description="when the opportunity was opened")
     deal_value: Money | None = Field(default=None, description="deal value in `currency`")
     currency: str = Field(
         default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["EUR"]

@@ -20,6 +20,7 @@ from mkdocs.structure.pages import Page
 
 from .config import DealRoomConfig
 from .contributors import ContributorLog, build_contributor_logs
+from .dashboard import Dashboard, build_dashboard
 from .history import RepositoryHistory, read_history
 from .loading import (
     DEAL_FILE,
@@ -29,7 +30,8 @@ from .loading import (
     load_deal_folder,
     shown_path,
 )
-from .rendering import render_sections
+from .rendering import Formatter, render_sections
+from .scoring import ScoringRules, score_deal
 from .site import BuildOptions, SharedTheme, build_deal_site
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -46,6 +48,8 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.deals: list[DealFolder] = []
         self.failed: dict[str, int] = {}  # slug -> number of problems
         self.logs: dict[str, ContributorLog] = {}
+        self.rules = ScoringRules()
+        self.dashboard: Dashboard | None = None
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self.command = command  # `serve` previews show MISSING markers by default
@@ -62,6 +66,12 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             show_missing=show_missing,
             show_emails=self.config.contributors_show_emails,
         )
+        try:
+            self.rules = ScoringRules.from_options(
+                self.config.scoring_stage_targets, self.config.scoring_thresholds
+            )
+        except ValueError as error:
+            raise PluginError(f"dealroom: {error}") from None
         config["theme"] = SharedTheme.extending(config.theme)
         return config
 
@@ -79,6 +89,11 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             self._load_deals(Path(self.config.deals_dir), project_root)
         if self.deals:
             self.logs = build_contributor_logs(self._history(project_root), self.deals)
+        cards = {f.slug: score_deal(f, self.logs[f.slug], self.rules) for f in self.deals}
+        assert self.options is not None
+        self.dashboard = build_dashboard(
+            self.deals, self.logs, cards, self.rules.stage_targets, self.options.as_of
+        )
         root = Files([file for file in files if file.src_dir != config.docs_dir])
         root.append(
             File.generated(config, ROOT_PAGE, content="---\ntemplate: dealroom/page.html\n---\n")
@@ -90,7 +105,12 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     ) -> str | None:
         if page.file.src_uri != ROOT_PAGE:
             return html
-        context = {"deals": self.deals, "failed": self.failed, "options": self.options}
+        assert self.options is not None
+        context = {
+            "dashboard": self.dashboard,
+            "failed": self.failed,
+            "fmt": Formatter("en_US", "USD", self.options.as_of),
+        }
         return render_sections(config.theme.get_env(), "root", context)
 
     # Late, so the root site is complete before the deal sites are written beside it.

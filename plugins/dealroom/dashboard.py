@@ -1,0 +1,69 @@
+"""The seller-only pipeline dashboard: one row per deal, pipeline figures, charts.
+
+It is the root page of `mkdocs build` (site/index.html), outside every deal site and
+never part of `dealroom publish`. Everything here is data for the template
+`dealroom/sections/root.html`, which draws the charts as inline SVG at build time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .contributors import ContributorLog
+from .figures import PipelineFigures, PlanProgress, pipeline_figures, plan_progress
+from .loading import DealFolder
+from .scoring import Scorecard
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    folder: DealFolder
+    card: Scorecard
+    progress: PlanProgress
+    days_to_event: int | None
+    buyer_contributors: int
+    last_buyer_activity: dt.date | None
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    stage: int
+    deals: int
+    average_score: float
+    target: float
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    rows: list[DashboardRow]
+    pipeline: PipelineFigures
+    stages: list[StageSummary]
+
+    @property
+    def below_target(self) -> int:
+        return sum(not row.card.passed for row in self.rows)
+
+
+def build_dashboard(
+    folders: list[DealFolder],
+    logs: dict[str, ContributorLog],
+    cards: dict[str, Scorecard],
+    targets: dict[int, float],
+    as_of: dt.date,
+) -> Dashboard:
+    rows = []
+    for folder in folders:
+        deal, log = folder.deal, logs[folder.slug]
+        event = deal.compelling_event
+        rows.append(DashboardRow(
+            folder, cards[folder.slug], plan_progress(deal, as_of),
+            (event.date - as_of).days if event else None,
+            len(log.people("buyer")), log.last_buyer_contribution,
+        ))  # fmt: skip
+    stages = []
+    for stage in range(1, 6):
+        scores = [row.card.score for row in rows if row.folder.deal.stage == stage]
+        average = round(sum(scores) / len(scores), 2) if scores else 0.0
+        stages.append(StageSummary(stage, len(scores), average, targets[stage]))
+    return Dashboard(rows, pipeline_figures([f.deal for f in folders]), stages)
