@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -13,6 +14,7 @@ from string import Template
 
 import click
 import yaml
+from mkdocs.config import load_config
 
 from .access import (
     CREDENTIALS_DIR,
@@ -32,11 +34,12 @@ from .loading import (
     RESERVED_SLUGS,
     SLUG_PATTERN,
     DealError,
-    discover_deals,
     load_deal_folder,
 )
+from .project import Project, load_project
 from .publishing import MODES, PublishError, publish, write_nginx_config
 from .publishing import rollback as rollback_release
+from .scoring import SECTIONS, ScoringRules, score_deal
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
 NEXT_STEPS = """\
@@ -98,33 +101,101 @@ def new(slug: str, customer: str | None, seller: str, deals_dir: Path) -> None:
 
 @main.command()
 @click.argument("slugs", nargs=-1)
-@deals_dir_option
-def check(slugs: tuple[str, ...], deals_dir: Path) -> None:
-    """Validate deal folders without building; exit 1 if any has errors."""
-    folders = [f for f in discover_deals(deals_dir) if not slugs or f.name in slugs]
-    unknown = set(slugs) - {folder.name for folder in folders}
-    if unknown:
-        raise click.ClickException(
-            f"no deal folder in {deals_dir} for: {', '.join(sorted(unknown))}"
-        )
-    if not folders:
-        raise click.ClickException(f"no deal folders (with a {DEAL_FILE}) in {deals_dir}")
+@click.option("--gate", is_flag=True,
+              help="Also fail when a deal's business case is below its stage target.")  # fmt: skip
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("mkdocs.yml"), show_default=True, help="The project's MkDocs configuration.",
+)  # fmt: skip
+def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
+    """Validate deal folders without building; exit 1 if any has errors (or, with
+    --gate, is below its stage target)."""
+    project, rules = _load(config_file, slugs)
     failed = 0
-    for folder in folders:
-        try:
-            loaded = load_deal_folder(folder, Path.cwd())
-        except DealError as error:
-            failed += 1
-            click.echo(f"{folder.name}: {len(error.problems)} error(s)", err=True)
-            for problem in error.problems:
-                click.echo(f"  error: {problem}", err=True)
-            for warning in error.warnings:
-                click.echo(f"  warning: {warning}", err=True)
-            continue
-        click.echo(f"{folder.name}: ok")
-        for warning in loaded.warnings:
+    for error in project.errors:
+        failed += 1
+        click.echo(f"{error.slug}: {len(error.problems)} error(s)", err=True)
+        for problem in error.problems:
+            click.echo(f"  error: {problem}", err=True)
+        for warning in error.warnings:
             click.echo(f"  warning: {warning}", err=True)
+    for folder in project.folders:
+        click.echo(f"{folder.slug}: ok")
+        for warning in folder.warnings:
+            click.echo(f"  warning: {warning}", err=True)
+    for notice in project.notices:
+        click.echo(f"notice: {notice}", err=True)
+    if gate:
+        for folder in project.folders:
+            card = score_deal(folder, project.logs[folder.slug], rules)
+            if not card.passed:
+                failed += 1
+                click.echo(f"{folder.slug}: business case {card.score} is below the stage "
+                           f"{card.stage} target {card.target}", err=True)  # fmt: skip
+                for section in card.sections:
+                    for condition in section.caps:
+                        click.echo(f"  {section.title} (level {section.level}) needs: "
+                                   f"{condition.text}", err=True)  # fmt: skip
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for tooling.")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("mkdocs.yml"), show_default=True, help="The project's MkDocs configuration.",
+)  # fmt: skip
+def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
+    """Score each deal's business case against its stage target (seller-only)."""
+    project, rules = _load(config_file, slugs)
+    for error in project.errors:
+        click.echo(f"{error.slug}: not scored, {len(error.problems)} error(s); "
+                   "run `dealroom check`", err=True)  # fmt: skip
+    cards = [score_deal(f, project.logs[f.slug], rules) for f in project.folders]
+    if as_json:
+        click.echo(json.dumps([card.as_dict() for card in cards], indent=2))
+        return
+    keys = list(SECTIONS)
+    click.echo(f"{'deal':<24} {'stage':>5} {'score':>5} {'target':>6}  result  "
+               + " ".join(f"{k[:8]:>8}" for k in keys))  # fmt: skip
+    for card in cards:
+        levels = " ".join(f"{s.level:>8}" for s in card.sections)
+        result = "pass" if card.passed else "BELOW"
+        click.echo(f"{card.slug:<24} {card.stage:>5} {card.score:>5} {card.target:>6}  "
+                   f"{result:<6}  {levels}")  # fmt: skip
+    for card in cards:
+        click.echo(f"\n{card.slug}: {card.score} of 5 ({card.readiness} % ready), "
+                   f"target {card.target} for stage {card.stage}")  # fmt: skip
+        for section in card.sections:
+            if section.caps:
+                needs = "; ".join(c.text for c in section.caps)
+                click.echo(f"  {section.title} at level {section.level}, capped by: {needs}")
+        for move in card.next_moves:
+            click.echo(f"  next: {move}")
+
+
+def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRules]:
+    """The deals, their contributor logs and the scoring rules as mkdocs.yml sets them."""
+    if not config_file.is_file():
+        raise click.ClickException(f"no {config_file} here; run from the project folder")
+    config = load_config(str(config_file))
+    plugin = config.plugins.get("dealroom")
+    if plugin is None:
+        raise click.ClickException(f"{config_file} does not use the dealroom plugin")
+    options = plugin.config
+    try:
+        rules = ScoringRules.from_options(options.scoring_stage_targets, options.scoring_thresholds)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    project = load_project(
+        Path(options.deals_dir or config.docs_dir), config_file.resolve().parent, set(slugs),
+        options.contributors_enabled, options.contributors_cache_dir,
+    )  # fmt: skip
+    unknown = set(slugs) - {f.slug for f in project.folders} - {e.slug for e in project.errors}
+    if unknown:
+        raise click.ClickException(f"no deal folder for: {', '.join(sorted(unknown))}")
+    return project, rules
 
 
 # --- access ---------------------------------------------------------------------------

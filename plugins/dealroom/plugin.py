@@ -19,17 +19,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from .config import DealRoomConfig
-from .contributors import ContributorLog, build_contributor_logs
+from .contributors import ContributorLog
 from .dashboard import Dashboard, build_dashboard
-from .history import RepositoryHistory, read_history
-from .loading import (
-    DEAL_FILE,
-    DealError,
-    DealFolder,
-    discover_deals,
-    load_deal_folder,
-    shown_path,
-)
+from .loading import DealFolder
+from .project import load_project
 from .rendering import Formatter, render_sections
 from .scoring import ScoringRules, score_deal
 from .site import BuildOptions, SharedTheme, build_deal_site
@@ -37,7 +30,6 @@ from .site import BuildOptions, SharedTheme, build_deal_site
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 ROOT_PAGE = "index.md"
-DEFAULT_CACHE_DIR = ".cache/dealroom"
 
 
 class DealRoomPlugin(BasePlugin[DealRoomConfig]):
@@ -84,11 +76,8 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     @event_priority(100)
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         self.deals, self.failed, self.logs = [], {}, {}
-        project_root = Path(config.config_file_path).parent
         if self.config.enabled:
-            self._load_deals(Path(self.config.deals_dir), project_root)
-        if self.deals:
-            self.logs = build_contributor_logs(self._history(project_root), self.deals)
+            self._load(Path(self.config.deals_dir), Path(config.config_file_path).parent)
         cards = {f.slug: score_deal(f, self.logs[f.slug], self.rules) for f in self.deals}
         assert self.options is not None
         self.dashboard = build_dashboard(
@@ -124,48 +113,26 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         if self.config.enabled:
             log.info(f"dealroom: built {built} deal site(s); {len(self.failed)} deal(s) skipped")
 
-    def _history(self, project_root: Path) -> RepositoryHistory:
-        """One read of the git history for all deals (nothing when the log is off)."""
-        if not self.config.contributors_enabled:
-            return RepositoryHistory(available=False)
-        cache_dir = self.config.contributors_cache_dir
-        cache_dir = DEFAULT_CACHE_DIR if cache_dir is None else cache_dir
-        cache_file = project_root / cache_dir / "history.json" if cache_dir else None
-        history = read_history(Path(self.config.deals_dir), cache_file)
-        if not history.available:
-            log.info(f"dealroom: no git history for the contributor log: {history.reason}")
-        return history
-
-    def _load_deals(self, deals_dir: Path, project_root: Path) -> None:
-        wanted = set(self.config.deals)
-        for folder in discover_deals(deals_dir):
-            if wanted and folder.name not in wanted:
-                continue
-            try:
-                loaded = load_deal_folder(folder, project_root)
-            except DealError as error:
-                for problem in error.problems:
-                    log.error(str(problem))
-                for warning in error.warnings:
-                    log.warning(str(warning))
-                log.error(f"deal '{error.slug}' skipped: fix the problems above to build it")
-                self.failed[error.slug] = len(error.problems)
-                continue
-            for warning in loaded.warnings:
+    def _load(self, deals_dir: Path, project_root: Path) -> None:
+        project = load_project(
+            deals_dir, project_root, set(self.config.deals), self.config.contributors_enabled,
+            self.config.contributors_cache_dir,
+        )  # fmt: skip
+        for error in project.errors:
+            for problem in error.problems:
+                log.error(str(problem))
+            for warning in error.warnings:
                 log.warning(str(warning))
-            self.deals.append(loaded)
-        for folder in sorted(deals_dir.iterdir()) if deals_dir.is_dir() else []:
-            if (
-                folder.is_dir()
-                and not folder.name.startswith(".")
-                and not (folder / DEAL_FILE).exists()
-            ):
-                log.warning(
-                    f"dealroom: {shown_path(folder, project_root)} has no {DEAL_FILE}; skipped"
-                )
-        missing = wanted - {deal.slug for deal in self.deals} - set(self.failed)
-        if missing:
-            log.warning(f"dealroom: no deal folder for: {', '.join(sorted(missing))}")
+            log.error(f"deal '{error.slug}' skipped: fix the problems above to build it")
+            self.failed[error.slug] = len(error.problems)
+        for folder in project.folders:
+            for warning in folder.warnings:
+                log.warning(str(warning))
+        for notice in project.notices:
+            log.warning(f"dealroom: {notice}")
+        if self.config.contributors_enabled and project.folders and not project.history.available:
+            log.info(f"dealroom: no git history for the contributor log: {project.history.reason}")
+        self.deals, self.logs = project.folders, project.logs
 
 
 def _as_of(value: str | dt.date | None) -> dt.date:

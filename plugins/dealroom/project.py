@@ -1,0 +1,61 @@
+"""Everything a build, `dealroom score` and `dealroom check` read: the valid deals, the
+problems of the others, and their contributor logs (one git history read for all)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .contributors import ContributorLog, build_contributor_logs
+from .history import RepositoryHistory, read_history
+from .loading import DEAL_FILE, DealError, DealFolder, discover_deals, load_deal_folder, shown_path
+
+DEFAULT_CACHE_DIR = ".cache/dealroom"
+
+
+@dataclass
+class Project:
+    folders: list[DealFolder] = field(default_factory=list)
+    errors: list[DealError] = field(default_factory=list)  # deals that cannot be built
+    notices: list[str] = field(default_factory=list)  # folders without deal.yml and the like
+    logs: dict[str, ContributorLog] = field(default_factory=dict)
+    history: RepositoryHistory = field(default_factory=RepositoryHistory)
+
+
+def load_project(
+    deals_dir: Path,
+    project_root: Path,
+    wanted: set[str] | None = None,
+    contributors_enabled: bool = True,
+    cache_dir: str | None = None,
+) -> Project:
+    """Load the deals under `deals_dir` (only `wanted` ones, if given)."""
+    project = Project()
+    for folder in discover_deals(deals_dir):
+        if wanted and folder.name not in wanted:
+            continue
+        try:
+            project.folders.append(load_deal_folder(folder, project_root))
+        except DealError as error:
+            project.errors.append(error)
+    for folder in sorted(deals_dir.iterdir()) if deals_dir.is_dir() else []:
+        if (
+            folder.is_dir()
+            and not folder.name.startswith(".")
+            and not (folder / DEAL_FILE).exists()
+        ):
+            project.notices.append(
+                f"{shown_path(folder, project_root)} has no {DEAL_FILE}; skipped"
+            )
+    found = {f.slug for f in project.folders} | {e.slug for e in project.errors}
+    if wanted and wanted - found:
+        project.notices.append(f"no deal folder for: {', '.join(sorted(wanted - found))}")
+    if project.folders:
+        if contributors_enabled:
+            cache_dir = DEFAULT_CACHE_DIR if cache_dir is None else cache_dir
+            cache_file = project_root / cache_dir / "history.json" if cache_dir else None
+            project.history = read_history(deals_dir, cache_file)
+        else:
+            project.history = RepositoryHistory(available=False)
+        project.logs = build_contributor_logs(project.history, project.folders)
+    return project
