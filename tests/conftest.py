@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,24 @@ def project(tmp_path: Path) -> Path:
 def mkdocs_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO, logger="mkdocs")
     return caplog
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+browser_needed = pytest.mark.skipif(
+    not os.environ.get("CI") and not Path(CHROMIUM).exists(),
+    reason="needs Debian's chromium (apt-get install chromium)",
+)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()

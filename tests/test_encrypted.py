@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,14 +13,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import make_deal, write_deal, write_project
+from conftest import browser_needed, make_deal, write_deal, write_project
 from cryptography.exceptions import InvalidTag
 from dealroom.access import AccessList, Credentials, Scope, add_viewer
 from dealroom.encryption import decrypt, derive_key, encrypt, unb64
 from dealroom.publishing import publish
 
 FIXTURE = Path(__file__).parent / "fixtures" / "encrypted-v1.json"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def test_format_v1_matches_the_golden_fixture() -> None:
@@ -121,11 +118,6 @@ def _open(key: bytes, envelope: dict) -> bytes | None:
 
 # --- what a reader sees: real headless Chromium ----------------------------------------
 
-browser_needed = pytest.mark.skipif(
-    not os.environ.get("CI") and not Path(CHROMIUM).exists(),
-    reason="needs Debian's chromium (apt-get install chromium)",
-)
-
 
 @pytest.fixture
 def static_host(published: Path) -> Iterator[str]:
@@ -139,20 +131,6 @@ def static_host(published: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
 
 
 @browser_needed

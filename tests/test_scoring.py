@@ -11,7 +11,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BASE_DEAL, make_deal, run_build, text_of, write_deal, write_project
+from conftest import (
+    BASE_DEAL,
+    browser_needed,
+    make_deal,
+    run_build,
+    text_of,
+    write_deal,
+    write_project,
+)
 from dealroom.contributors import ContributorLog, build_contributor_logs
 from dealroom.history import RepositoryHistory
 from dealroom.loading import load_deal_folder
@@ -198,3 +206,20 @@ def test_no_score_gap_or_dashboard_content_in_any_deal_site(pipeline: Path) -> N
 def test_log_without_history_still_scores(tmp_path: Path) -> None:
     folder = load_deal_folder(write_deal(tmp_path / "deals", "d", BASE_DEAL))
     assert score_deal(folder, ContributorLog(history="unavailable"), ScoringRules()).score == 2.4
+
+
+@browser_needed
+def test_dashboard_table_sorts_and_filters_in_a_browser(pipeline: Path, browser) -> None:
+    site = run_build(pipeline)
+    page = browser.new_page()
+    page.goto((site / "index.html").as_uri())
+    customers = "#dealroom-deals tbody tr:not([hidden]) td:first-child"
+    page.click("#dealroom-deals th:has-text('Deal')")
+    assert page.locator(customers).all_inner_texts() == ["EarlyCo", "LateCo", "LostCo", "WonCo"]
+    page.click("#dealroom-deals th:has-text('Deal')")
+    assert page.locator(customers).all_inner_texts() == ["WonCo", "LostCo", "LateCo", "EarlyCo"]
+    page.click("#dealroom-deals th:has-text('Stage')")
+    assert page.locator(customers).first.inner_text() == "EarlyCo"  # stage 1 first
+    page.fill("#dealroom-filter", "budget frozen")
+    assert page.locator(customers).all_inner_texts() == ["LostCo"]
+    assert page.inner_text("#dealroom-count") == "1"
