@@ -87,10 +87,6 @@ def hash_password(password: str, cost: int = BCRYPT_COST) -> str:
     return "$2y$" + hashed[4:]
 
 
-def verify_password(password: str, hashed: str) -> bool:
-    return bcrypt.checkpw(password.encode(), ("$2b$" + hashed[4:]).encode())
-
-
 def new_passphrase() -> str:
     """Five random words (xkcdpass draws with the system's secure random source)."""
     words = xkcd_password.generate_wordlist(wordfile=xkcd_password.locate_wordfile("eff-long"))

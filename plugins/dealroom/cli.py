@@ -60,6 +60,15 @@ deals_dir_option = click.option(
     help="Folder holding the deal folders.",
 )
 
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=Path("mkdocs.yml"),
+    show_default=True,
+    help="The project's MkDocs configuration.",
+)
+
 
 @click.group()
 @click.version_option(package_name="dealroom")
@@ -103,10 +112,7 @@ def new(slug: str, customer: str | None, seller: str, deals_dir: Path) -> None:
 @click.argument("slugs", nargs=-1)
 @click.option("--gate", is_flag=True,
               help="Also fail when a deal's business case is below its stage target.")  # fmt: skip
-@click.option(
-    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("mkdocs.yml"), show_default=True, help="The project's MkDocs configuration.",
-)  # fmt: skip
+@config_option
 def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
     """Validate deal folders without building; exit 1 if any has errors (or, with
     --gate, is below its stage target)."""
@@ -142,10 +148,7 @@ def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
 @main.command()
 @click.argument("slugs", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for tooling.")
-@click.option(
-    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("mkdocs.yml"), show_default=True, help="The project's MkDocs configuration.",
-)  # fmt: skip
+@config_option
 def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
     """Score each deal's business case against its stage target (seller-only)."""
     project, rules = _load(config_file, slugs)
@@ -177,8 +180,6 @@ def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
 
 def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRules]:
     """The deals, their contributor logs and the scoring rules as mkdocs.yml sets them."""
-    if not config_file.is_file():
-        raise click.ClickException(f"no {config_file} here; run from the project folder")
     config = load_config(str(config_file))
     plugin = config.plugins.get("dealroom")
     if plugin is None:
@@ -292,14 +293,6 @@ def access_list(deal: str | None, team: bool, deals_dir: Path) -> None:
 
 # --- publishing -----------------------------------------------------------------------
 
-config_option = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=Path("mkdocs.yml"),
-    show_default=True,
-    help="The project's MkDocs configuration.",
-)
 out_option = click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
