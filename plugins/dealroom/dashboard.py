@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .contributors import ContributorLog
 from .figures import PipelineFigures, PlanProgress, pipeline_figures, plan_progress
 from .loading import DealFolder
-from .scoring import Scorecard
+from .scoring import Scorecard, ScoringRules, score_deal
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,7 @@ class Dashboard:
 def build_dashboard(
     folders: list[DealFolder],
     logs: dict[str, ContributorLog],
-    cards: dict[str, Scorecard],
-    targets: dict[int, float],
+    rules: ScoringRules,
     as_of: dt.date,
 ) -> Dashboard:
     rows = []
@@ -57,7 +56,7 @@ def build_dashboard(
         deal, log = folder.deal, logs[folder.slug]
         event = deal.compelling_event
         rows.append(DashboardRow(
-            folder, cards[folder.slug], plan_progress(deal, as_of),
+            folder, score_deal(folder, log, rules), plan_progress(deal, as_of),
             (event.date - as_of).days if event else None,
             len(log.people("buyer")), log.last_buyer_contribution,
         ))  # fmt: skip
@@ -65,5 +64,5 @@ def build_dashboard(
     for stage in range(1, 6):
         scores = [row.card.score for row in rows if row.folder.deal.stage == stage]
         average = round(sum(scores) / len(scores), 2) if scores else 0.0
-        stages.append(StageSummary(stage, len(scores), average, targets[stage]))
+        stages.append(StageSummary(stage, len(scores), average, rules.stage_targets[stage]))
     return Dashboard(rows, pipeline_figures([f.deal for f in folders]), stages)

@@ -23,8 +23,8 @@ from .contributors import ContributorLog
 from .dashboard import Dashboard, build_dashboard
 from .loading import DealFolder
 from .project import load_project
-from .rendering import Formatter, render_sections
-from .scoring import ScoringRules, score_deal
+from .rendering import render_sections
+from .scoring import ScoringRules
 from .site import BuildOptions, SharedTheme, build_deal_site
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -78,11 +78,8 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.deals, self.failed, self.logs = [], {}, {}
         if self.config.enabled:
             self._load(Path(self.config.deals_dir), Path(config.config_file_path).parent)
-        cards = {f.slug: score_deal(f, self.logs[f.slug], self.rules) for f in self.deals}
         assert self.options is not None
-        self.dashboard = build_dashboard(
-            self.deals, self.logs, cards, self.rules.stage_targets, self.options.as_of
-        )
+        self.dashboard = build_dashboard(self.deals, self.logs, self.rules, self.options.as_of)
         root = Files([file for file in files if file.src_dir != config.docs_dir])
         root.append(
             File.generated(config, ROOT_PAGE, content="---\ntemplate: dealroom/page.html\n---\n")
@@ -94,12 +91,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     ) -> str | None:
         if page.file.src_uri != ROOT_PAGE:
             return html
-        assert self.options is not None
-        context = {
-            "dashboard": self.dashboard,
-            "failed": self.failed,
-            "fmt": Formatter("en_US", "USD", self.options.as_of),
-        }
+        context = {"dashboard": self.dashboard, "failed": self.failed}
         return render_sections(config.theme.get_env(), "root", context)
 
     # Late, so the root site is complete before the deal sites are written beside it.
