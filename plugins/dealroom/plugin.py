@@ -30,6 +30,8 @@ from .site import BuildOptions, SharedTheme, build_deal_site
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 ROOT_PAGE = "index.md"
+# The dashboard's table is wide: no navigation or table-of-contents sidebars.
+ROOT_SOURCE = "---\ntemplate: dealroom/page.html\nhide:\n  - navigation\n  - toc\n---\n"
 
 
 class DealRoomPlugin(BasePlugin[DealRoomConfig]):
@@ -81,9 +83,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         assert self.options is not None
         self.dashboard = build_dashboard(self.deals, self.logs, self.rules, self.options.as_of)
         root = Files([file for file in files if file.src_dir != config.docs_dir])
-        root.append(
-            File.generated(config, ROOT_PAGE, content="---\ntemplate: dealroom/page.html\n---\n")
-        )
+        root.append(File.generated(config, ROOT_PAGE, content=ROOT_SOURCE))
         return root
 
     def on_page_content(
