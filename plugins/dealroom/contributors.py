@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 
 from .history import Commit, Person, RepositoryHistory, relative_to
 from .loading import ASSETS_DIR, CONTEXT_DIR, DEAL_FILE, NARRATIVE_PAGES, DealFolder
-from .model import ROLE_LABELS, Deal, RecordedContribution, Stakeholder, section_feeds_page
+from .model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
 
 SECTION_LABELS = {
     "business_case": "Business case",
@@ -44,7 +44,7 @@ class Contributor:
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role.capitalize()) if self.role else ""
+        return role_label(self.role) if self.role else ""
 
     @property
     def key(self) -> str:

@@ -54,6 +54,13 @@ SELLER_ROLES = (
 )
 ROLES = tuple(dict.fromkeys(BUYER_ROLES + SELLER_ROLES))
 ROLE_LABELS = {"it security": "IT / security"}  # where capitalising the word is not enough
+
+
+def role_label(role: str) -> str:
+    """How a role reads on a page: "Economic buyer", "IT / security"."""
+    return ROLE_LABELS.get(role, role.capitalize())
+
+
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 
@@ -123,7 +130,7 @@ class Stakeholder(Model):
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role.capitalize())
+        return role_label(self.role)
 
     @model_validator(mode="after")
     def _role_fits_side(self) -> Stakeholder:
