@@ -32,8 +32,9 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import yaml
-from dealroom.access import Scope, add_viewer, hash_password
-from dealroom.publishing import publish, write_nginx_config
+from dealroom.publish.access import Scope, add_viewer, hash_password
+from dealroom.publish.nginx import write_nginx_config
+from dealroom.publish.releases import publish
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = "/alpine-retail/business-case/"

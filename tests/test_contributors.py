@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import make_deal, run_build, site_files, text_of, write_deal, write_project
-from dealroom.loading import DealError, load_deal_folder
+from dealroom.deal.loading import DealError, load_deal_folder
 
 REAL_GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(REAL_GIT is None, reason="git is not installed")

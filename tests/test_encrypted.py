@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import browser_needed, make_deal, write_deal, write_project
 from cryptography.exceptions import InvalidTag
-from dealroom.access import AccessList, Credentials, Scope, add_viewer
-from dealroom.encryption import decrypt, derive_key, encrypt, unb64
-from dealroom.publishing import publish
+from dealroom.publish.access import AccessList, Credentials, Scope, add_viewer
+from dealroom.publish.encryption import decrypt, derive_key, encrypt, unb64
+from dealroom.publish.releases import publish
 
 FIXTURE = Path(__file__).parent / "fixtures" / "encrypted-v1.json"
 
@@ -212,7 +212,7 @@ def test_share_link_opens_in_one_click_and_hides_its_key(
 def test_a_revoked_viewer_cannot_open_the_next_release(
     published: Path, project: Path, passwords: dict[str, str]
 ) -> None:
-    from dealroom.access import revoke_viewer
+    from dealroom.publish.access import revoke_viewer
 
     revoke_viewer(project, Scope.of(project, project / "deals", "qz"), "ana")
     publish(project / "mkdocs.yml", published.parent.parent, mode="encrypted")

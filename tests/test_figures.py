@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from dealroom.figures import compute_figures, plan_progress
-from dealroom.model import BusinessCase, Deal
+from dealroom.deal.figures import compute_figures, plan_progress
+from dealroom.deal.model import BusinessCase, Deal
 
 
 def case(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import conftest
 import pytest
-from dealroom.loading import DealError, DealFolder, Problem, load_deal_folder, parse_deal_yaml
+from dealroom.deal.loading import DealError, DealFolder, Problem, load_deal_folder, parse_deal_yaml
 
 SLUG = "northwind-ap"
 SHOWN = f"{SLUG}/deal.yml"

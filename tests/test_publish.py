@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import make_deal, write_deal, write_project
-from dealroom import publishing
-from dealroom.access import (
+from dealroom.publish import releases as publishing
+from dealroom.publish.access import (
     AccessList,
     Credentials,
     Scope,
@@ -23,7 +23,8 @@ from dealroom.access import (
     revoke_viewer,
     rotate_password,
 )
-from dealroom.publishing import PublishError, publish, rollback, write_nginx_config
+from dealroom.publish.nginx import write_nginx_config
+from dealroom.publish.releases import PublishError, publish, rollback
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 # Skipped on a developer machine without them; never in CI, which installs them.
@@ -307,7 +308,7 @@ def test_access_files_hold_hashes_and_reject_bad_input(project: Path) -> None:
     assert len(password.split("-")) == 5
     viewer = AccessList.load(scope.access_file).find("maria.chen")
     assert viewer is not None and viewer.hash.startswith("$2y$05$")
-    from dealroom.access import AccessError
+    from dealroom.publish.access import AccessError
 
     with pytest.raises(AccessError, match="already has access"):
         add_viewer(project, scope, "maria.chen")

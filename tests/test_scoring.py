@@ -20,10 +20,10 @@ from conftest import (
     write_deal,
     write_project,
 )
-from dealroom.contributors import ContributorLog, build_contributor_logs
-from dealroom.history import RepositoryHistory
-from dealroom.loading import load_deal_folder
-from dealroom.scoring import ScoringRules, score_deal
+from dealroom.deal.loading import load_deal_folder
+from dealroom.history.contributors import ContributorLog, build_contributor_logs
+from dealroom.history.git import RepositoryHistory
+from dealroom.seller.scoring import ScoringRules, score_deal
 
 
 def card_for(tmp_path: Path, deal: dict, files: dict[str, str] | None = None, rules=None):

@@ -16,7 +16,16 @@ import click
 import yaml
 from mkdocs.config import load_config
 
-from .access import (
+from .deal.loading import (
+    DEAL_FILE,
+    INTERNAL_DIR,
+    RESERVED_SLUGS,
+    SLUG_PATTERN,
+    DealError,
+    load_deal_folder,
+)
+from .project import Project, load_project
+from .publish.access import (
     CREDENTIALS_DIR,
     CREDENTIALS_FILE,
     AccessError,
@@ -27,19 +36,11 @@ from .access import (
     revoke_viewer,
     rotate_password,
 )
-from .encryption import share_fragment, unb64
-from .loading import (
-    DEAL_FILE,
-    INTERNAL_DIR,
-    RESERVED_SLUGS,
-    SLUG_PATTERN,
-    DealError,
-    load_deal_folder,
-)
-from .project import Project, load_project
-from .publishing import MODES, PublishError, publish, write_nginx_config
-from .publishing import rollback as rollback_release
-from .scoring import SECTIONS, ScoringRules, score_deal
+from .publish.encryption import share_fragment, unb64
+from .publish.nginx import write_nginx_config
+from .publish.releases import MODES, PublishError, publish
+from .publish.releases import rollback as rollback_release
+from .seller.scoring import SECTIONS, ScoringRules, score_deal
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
 NEXT_STEPS = """\

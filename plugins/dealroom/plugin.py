@@ -18,14 +18,14 @@ from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from .build.rendering import render_sections
+from .build.site import BuildOptions, SharedTheme, build_deal_site
 from .config import DealRoomConfig
-from .contributors import ContributorLog
-from .dashboard import Dashboard, build_dashboard
-from .loading import DealFolder
+from .deal.loading import DealFolder
+from .history.contributors import ContributorLog
 from .project import load_project
-from .rendering import render_sections
-from .scoring import ScoringRules
-from .site import BuildOptions, SharedTheme, build_deal_site
+from .seller.dashboard import Dashboard, build_dashboard
+from .seller.scoring import ScoringRules
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 

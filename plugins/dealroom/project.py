@@ -6,9 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .contributors import ContributorLog, build_contributor_logs
-from .history import RepositoryHistory, read_history
-from .loading import DEAL_FILE, DealError, DealFolder, discover_deals, load_deal_folder, shown_path
+from .deal.loading import (
+    DEAL_FILE,
+    DealError,
+    DealFolder,
+    discover_deals,
+    load_deal_folder,
+    shown_path,
+)
+from .history.contributors import ContributorLog, build_contributor_logs
+from .history.git import RepositoryHistory, read_history
 
 DEFAULT_CACHE_DIR = ".cache/dealroom"
 

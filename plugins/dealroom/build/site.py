@@ -28,8 +28,8 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import TableOfContents, get_toc
 from mkdocs.theme import Theme
 
-from .contributors import ContributorLog, and_list
-from .loading import DealFolder
+from ..deal.loading import DealFolder
+from ..history.contributors import ContributorLog, and_list
 from .rendering import (
     PageSpec,
     contributor_context,
@@ -44,7 +44,7 @@ from .rendering import (
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
-TEMPLATES_DIR = str(Path(__file__).parent / "templates")
+TEMPLATES_DIR = str(Path(__file__).parent.parent / "templates")
 SNIPPETS = "pymdownx.snippets"
 NARRATIVE_SLOT = "<!-- dealroom: narrative -->"
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contributors import ContributorLog
-from .loading import DealFolder
-from .model import Deal
+from ..deal.loading import DealFolder
+from ..deal.model import Deal
+from ..history.contributors import ContributorLog
 
 DEFAULT_STAGE_TARGETS = {1: 2.0, 2: 3.0, 3: 4.0, 4: 4.5, 5: 4.9}
 DEFAULT_THRESHOLDS = {

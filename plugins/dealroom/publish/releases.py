@@ -19,7 +19,6 @@ The seller's root page, the internal files and the credentials are never copied.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import logging
 import os
@@ -27,19 +26,18 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
 from .access import ACCESS_FILE, TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials
 from .encryption import SiteKeys, b64, derive_key, encrypt_site, unb64
+from .nginx import write_nginx_config
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 RELEASES = "releases"
 CURRENT = "current"
 KEEP_RELEASES = 3  # the live one, the previous one (rollback) and one more
-NGINX_TEMPLATES = Path(__file__).parent / "publish"
 MODES = ("nginx", "encrypted")
 RELEASE_FILE = "release.json"
 
@@ -209,33 +207,3 @@ def _prune(releases: Path, keep: set[str]) -> None:
     for release in finished[:-KEEP_RELEASES]:
         if release.name not in keep:
             shutil.rmtree(release, ignore_errors=True)
-
-
-# --- nginx --------------------------------------------------------------------------------
-
-
-def write_nginx_config(out: Path, listen: str, folder: Path | None = None) -> Path:
-    """Write server.conf (to include in nginx's http block), headers.conf, auth.conf and
-    a standalone nginx.conf into `folder` (default OUT/nginx); returns nginx.conf."""
-    folder = (folder or out / "nginx").resolve()
-    state_dir = folder / "state"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(NGINX_TEMPLATES), keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )  # fmt: skip
-    values = {
-        "root": out.resolve(),
-        "listen": listen,
-        "state_dir": state_dir,
-        "access_log": state_dir / "access.log",
-        "server_conf": folder / "server.conf",
-        "headers_conf": folder / "headers.conf",
-        "auth_conf": folder / "auth.conf",
-        # A root master would run workers as `nobody`, who cannot read a private folder.
-        "user": getpass.getuser() if os.geteuid() == 0 else "",
-    }
-    for name in ("server.conf", "headers.conf", "auth.conf", "nginx.conf"):
-        text = environment.get_template(name).render(values)
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder / "nginx.conf"

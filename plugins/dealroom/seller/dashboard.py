@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .contributors import ContributorLog
-from .figures import PipelineFigures, PlanProgress, pipeline_figures, plan_progress
-from .loading import DealFolder
+from ..deal.figures import PipelineFigures, PlanProgress, pipeline_figures, plan_progress
+from ..deal.loading import DealFolder
+from ..history.contributors import ContributorLog
 from .scoring import Scorecard, ScoringRules, score_deal
 
 

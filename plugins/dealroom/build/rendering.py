@@ -24,9 +24,9 @@ from babel.numbers import format_currency, format_decimal
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
 
-from .contributors import ContributorLog, section_label
-from .figures import compute_figures, plan_progress
-from .loading import DealFolder
+from ..deal.figures import compute_figures, plan_progress
+from ..deal.loading import DealFolder
+from ..history.contributors import ContributorLog, section_label
 
 SECTION_TEMPLATE = "dealroom/sections/{kind}.html"
 PAGE_TEMPLATE = "dealroom/page.html"

@@ -39,7 +39,7 @@ KEYS_FILE = "dealroom-keys.json"
 UNLOCK_SCRIPT = "dealroom/unlock.js"
 BLOBS_DIR = "dealroom/blobs"
 SEARCH_INDEX = "search/search_index.json"
-TEMPLATES = Path(__file__).parent / "publish"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 def b64(data: bytes) -> str:

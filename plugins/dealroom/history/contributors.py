@@ -17,9 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from .history import Commit, Person, RepositoryHistory, relative_to
-from .loading import ASSETS_DIR, CONTEXT_DIR, DEAL_FILE, NARRATIVE_PAGES, DealFolder
-from .model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
+from ..deal.loading import ASSETS_DIR, CONTEXT_DIR, DEAL_FILE, NARRATIVE_PAGES, DealFolder
+from ..deal.model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
+from .git import Commit, Person, RepositoryHistory, relative_to
 
 SECTION_LABELS = {
     "business_case": "Business case",

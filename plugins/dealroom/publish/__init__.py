@@ -1,0 +1,1 @@
+"""Stage 4: built deal sites become published releases behind access control."""
