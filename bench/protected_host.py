@@ -33,7 +33,7 @@ from urllib.parse import urljoin
 
 import yaml
 from dealroom.publish.access import Scope, add_viewer, hash_password
-from dealroom.publish.nginx import write_nginx_config
+from dealroom.publish.nginx import worker_user, write_nginx_config
 from dealroom.publish.releases import publish
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def plain_config(folder: Path, sites: Path, port: int) -> Path:
     """A bare static nginx over the same files: the baseline."""
     state = folder / "state"
     state.mkdir(parents=True, exist_ok=True)
-    user = "user root;" if os.geteuid() == 0 else ""
+    user = f"user {worker_user()};" if worker_user() else ""
     conf = folder / "nginx.conf"
     conf.write_text(
         f"""{user}
@@ -117,6 +117,7 @@ def main() -> None:
     logging.getLogger("mkdocs").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="dealroom-bench-") as tmp:
         root = Path(tmp)
+        root.chmod(0o755)  # nginx's unprivileged workers read the published files
         project = root / "project"
         shutil.copytree(REPO / "deals", project / "deals")
         config = yaml.safe_load((REPO / "mkdocs.yml").read_text().replace("!ENV", ""))

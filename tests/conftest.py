@@ -6,6 +6,8 @@ import copy
 import logging
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,18 @@ def text_of(html_path: Path) -> str:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return write_project(tmp_path / "project")
+
+
+@pytest.fixture
+def served_dir() -> Iterator[Path]:
+    """A publish folder nginx's unprivileged workers can read (pytest's own temporary
+    folders are private to their owner), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="dealroom-served-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder / "out"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

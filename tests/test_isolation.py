@@ -200,7 +200,8 @@ def test_includes_cannot_reach_outside_the_deal_folder(project: Path, mkdocs_log
     assert (site / "honest" / "approach" / "index.html").is_file()
     assert not (site / "thief").exists()  # reported and skipped, nothing half-written
     errors = " ".join(r.getMessage() for r in mkdocs_logs.records if r.levelname == "ERROR")
-    assert "deal 'thief' was not built" in errors
+    assert "deals/thief/approach.md:3: include '../victim/deal.yml' points outside" in errors
+    assert "deal 'thief' skipped" in errors
     for name, text in all_text(site).items():
         if not name.startswith("victim/"):
             assert "SecretOfVictim" not in text, name

@@ -99,8 +99,8 @@ class Host:
 
 
 @pytest.fixture
-def published(project: Path, passwords: dict[str, str], tmp_path: Path) -> Iterator[tuple]:
-    out = tmp_path / "out"
+def published(project: Path, passwords: dict[str, str], served_dir: Path) -> Iterator[tuple]:
+    out = served_dir
     publish(project / "mkdocs.yml", out)
     host = Host(out)
     try:
@@ -291,7 +291,7 @@ def test_a_failed_publish_leaves_the_live_release_and_rollback_restores(
     monkeypatch.setattr(publishing, "_write_htpasswd", real_write)
     publish(project / "mkdocs.yml", out)
     assert b"SummaryVersionTwo" in host.get("/deal-one/", "ana", passwords["ana"])[2]
-    assert rollback(out).name == Path(first).name
+    assert rollback(out).release.name == Path(first).name
     body = host.get("/deal-one/", "ana", passwords["ana"])[2]
     assert b"SummaryONE" in body and b"SummaryVersionTwo" not in body
 
@@ -342,10 +342,10 @@ def test_cli_shows_a_password_once_and_publish_never_prints_it(project: Path, tm
     assert both.returncode != 0 and "exactly one of --deal SLUG or --team" in both.stderr
 
 
-def test_host_command_serves_the_publish_directory(project: Path, tmp_path: Path) -> None:
+def test_host_command_serves_the_publish_directory(project: Path, served_dir: Path) -> None:
     scope = Scope.of(project, project / "deals", "deal-one")
     password = add_viewer(project, scope, "ana")
-    out = tmp_path / "out"
+    out = served_dir
     publish(project / "mkdocs.yml", out)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

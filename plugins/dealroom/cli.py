@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,11 @@ from string import Template
 import click
 import yaml
 from mkdocs.config import load_config
+from mkdocs.exceptions import Abort, ConfigurationError
 
+from .build.project import Project, load_project
+from .build.runner import BuildError, build_project
+from .config import load_options
 from .deal.loading import (
     DEAL_FILE,
     INTERNAL_DIR,
@@ -24,7 +29,6 @@ from .deal.loading import (
     DealError,
     load_deal_folder,
 )
-from .project import Project, load_project
 from .publish.access import (
     CREDENTIALS_DIR,
     CREDENTIALS_FILE,
@@ -37,7 +41,7 @@ from .publish.access import (
     rotate_password,
 )
 from .publish.encryption import share_fragment, unb64
-from .publish.nginx import write_nginx_config
+from .publish.nginx import NginxError, unreadable_for_others, worker_user, write_nginx_config
 from .publish.releases import MODES, PublishError, publish
 from .publish.releases import rollback as rollback_release
 from .seller.scoring import SECTIONS, ScoringRules, score_deal
@@ -115,26 +119,27 @@ def new(slug: str, customer: str | None, seller: str, deals_dir: Path) -> None:
               help="Also fail when a deal's business case is below its stage target.")  # fmt: skip
 @config_option
 def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
-    """Validate deal folders without building; exit 1 if any has errors (or, with
-    --gate, is below its stage target)."""
-    project, rules = _load(config_file, slugs)
+    """Validate deal folders and test-build their sites in a temporary folder; exit 1 if
+    any has errors (or, with --gate, is below its stage target). A deal reported ok
+    builds: the check runs the same build as `mkdocs build`."""
+    _mkdocs_logging(shown=False)  # the report below says it all, deal by deal
+    with tempfile.TemporaryDirectory(prefix="dealroom-check-") as site_dir, _user_errors():
+        result = build_project(config_file, Path(site_dir), deals=slugs, missing_markers="hide")
+    _refuse_unknown(slugs, result.reports)
     failed = 0
-    for error in project.errors:
-        failed += 1
-        click.echo(f"{error.slug}: {len(error.problems)} error(s)", err=True)
-        for problem in error.problems:
+    for report in result.reports.values():
+        if report.problems:
+            failed += 1
+            click.echo(f"{report.slug}: {len(report.problems)} error(s)", err=True)
+        else:
+            click.echo(f"{report.slug}: ok")
+        for problem in report.problems:
             click.echo(f"  error: {problem}", err=True)
-        for warning in error.warnings:
+        for warning in report.warnings:
             click.echo(f"  warning: {warning}", err=True)
-    for folder in project.folders:
-        click.echo(f"{folder.slug}: ok")
-        for warning in folder.warnings:
-            click.echo(f"  warning: {warning}", err=True)
-    for notice in project.notices:
-        click.echo(f"notice: {notice}", err=True)
     if gate:
-        for folder in project.folders:
-            card = score_deal(folder, project.logs[folder.slug], rules)
+        for folder in result.deals:
+            card = score_deal(folder, result.logs[folder.slug], result.rules)
             if not card.passed:
                 failed += 1
                 click.echo(f"{folder.slug}: business case {card.score} is below the stage "
@@ -153,8 +158,8 @@ def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
 def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
     """Score each deal's business case against its stage target (seller-only)."""
     project, rules = _load(config_file, slugs)
-    for error in project.errors:
-        click.echo(f"{error.slug}: not scored, {len(error.problems)} error(s); "
+    for report in project.failed:
+        click.echo(f"{report.slug}: not scored, {len(report.problems)} error(s); "
                    "run `dealroom check`", err=True)  # fmt: skip
     cards = [score_deal(f, project.logs[f.slug], rules) for f in project.folders]
     if as_json:
@@ -181,7 +186,10 @@ def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
 
 def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRules]:
     """The deals, their contributor logs and the scoring rules as mkdocs.yml sets them."""
-    config = load_config(str(config_file))
+    try:
+        config = load_config(str(config_file))
+    except (ConfigurationError, Abort) as error:
+        raise click.ClickException(f"{config_file}: {error}") from None
     plugin = config.plugins.get("dealroom")
     if plugin is None:
         raise click.ClickException(f"{config_file} does not use the dealroom plugin")
@@ -193,11 +201,16 @@ def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRu
     project = load_project(
         Path(options.deals_dir or config.docs_dir), config_file.resolve().parent, set(slugs),
         options.contributors_enabled, options.contributors_cache_dir,
+        load_options(options, config),
     )  # fmt: skip
-    unknown = set(slugs) - {f.slug for f in project.folders} - {e.slug for e in project.errors}
+    _refuse_unknown(slugs, project.reports)
+    return project, rules
+
+
+def _refuse_unknown(slugs: tuple[str, ...], known: dict[str, object]) -> None:
+    unknown = set(slugs) - set(known)
     if unknown:
         raise click.ClickException(f"no deal folder for: {', '.join(sorted(unknown))}")
-    return project, rules
 
 
 # --- access ---------------------------------------------------------------------------
@@ -213,7 +226,7 @@ def _user_errors() -> Iterator[None]:
     """Show a user mistake as a one-line error, never a traceback."""
     try:
         yield
-    except (AccessError, PublishError) as error:
+    except (AccessError, PublishError, BuildError, NginxError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -310,15 +323,19 @@ out_option = click.option(
 @config_option
 def publish_command(mode: str, listen: str, out: Path, config_file: Path) -> None:
     """Build clean deal sites and make them the live release in OUT."""
-    _log_build_problems()
+    _mkdocs_logging(shown=True)
     with _user_errors():
         result = publish(config_file, out, mode, listen)
     click.echo(f"Published {len(result.published)} deal(s) to {out}/current")
     for slug in result.kept:
-        click.echo(f"  {slug}: did not build; its previous version stays live", err=True)
+        click.echo(f"  {slug}: not published ({result.reasons[slug]}); its last version "
+                   "stays online under the current access list", err=True)  # fmt: skip
+    for slug in result.withdrawn:
+        click.echo(f"  {slug}: WITHDRAWN, no longer online ({result.reasons[slug]}); its "
+                   "last version would let in access revoked since", err=True)  # fmt: skip
     for slug in result.skipped:
-        click.echo(f"  {slug}: did not build; not published", err=True)
-    if result.kept or result.skipped:
+        click.echo(f"  {slug}: not published ({result.reasons[slug]})", err=True)
+    if result.kept or result.withdrawn or result.skipped:
         sys.exit(1)
 
 
@@ -348,10 +365,12 @@ def share(username: str, deal: str, base_url: str, deals_dir: Path) -> None:
 @main.command()
 @out_option
 def rollback(out: Path) -> None:
-    """Make the previous release in OUT live again."""
+    """Make the previous release in OUT live again, under today's access lists."""
     with _user_errors():
-        release = rollback_release(out)
-    click.echo(f"{out}/current now points to {release.name}")
+        result = rollback_release(out)
+    click.echo(f"{out}/current now points to {result.release.name}")
+    for slug, reason in result.withdrawn.items():
+        click.echo(f"  {slug}: left offline in the rolled-back release ({reason})", err=True)
 
 
 @main.command()
@@ -366,17 +385,25 @@ def host(out: Path, port: int) -> None:
     )
     if nginx is None:
         raise click.ClickException("nginx is not installed (Debian: apt-get install nginx)")
-    conf = write_nginx_config(out, f"127.0.0.1:{port}", out / "host")
+    with _user_errors():
+        conf = write_nginx_config(out, f"127.0.0.1:{port}", out / "host")
+        user = worker_user()
+    if user and (blocked := unreadable_for_others(out.resolve() / "current")):
+        raise click.ClickException(
+            f"nginx's workers run as {user}, who cannot enter {blocked}; make it readable "
+            "(chmod o+rx) or publish to a folder others can read"
+        )
     click.echo(f"Serving {out}/current on http://127.0.0.1:{port}/<slug>/")
     os.execv(nginx, [nginx, "-e", str(conf.parent / "state" / "error.log"), "-c", str(conf),
                      "-g", "daemon off;"])  # fmt: skip
 
 
-def _log_build_problems() -> None:
-    """Show the build's warnings and errors as `mkdocs build` would."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+def _mkdocs_logging(shown: bool) -> None:
+    """Show the build's warnings and errors as `mkdocs build` would, or keep them quiet
+    (they are still collected per deal)."""
     mkdocs_log = logging.getLogger("mkdocs")
+    handler: logging.Handler = logging.StreamHandler() if shown else logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
     mkdocs_log.addHandler(handler)
     mkdocs_log.setLevel(logging.WARNING)
     mkdocs_log.propagate = False

@@ -6,6 +6,10 @@ import datetime as dt
 
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
+from mkdocs.config.defaults import MkDocsConfig
+
+from .deal.includes import SNIPPETS
+from .deal.loading import LoadOptions
 
 
 class DealRoomConfig(Config):
@@ -31,6 +35,25 @@ class DealRoomConfig(Config):
     """Show `MISSING: ...` where the business case lacks data (`show`), or render a clean
     page (`hide`). `auto` shows them under `mkdocs serve` and hides them otherwise."""
 
+    allow_raw_html = c.Type(bool, default=False)
+    """Keep HTML in the seller's Markdown as written, and publish `.html` and `.js` assets.
+    With `false`, HTML is sanitized: formatting stays; scripts, event handlers, iframes,
+    forms and `javascript:` URLs are removed. Every deal shares one origin, so a script in
+    one deal could read another with a team member's cached credentials."""
+
+    # Limits: what one deal may cost the build
+
+    max_file_size = c.Type(int, default=1_000_000)
+    """Largest deal.yml, or Markdown page with its includes, in bytes; larger files are
+    reported and their deal skipped."""
+
+    deal_time_limit = c.Type((int, float), default=60)
+    """Seconds one deal's site may take to build; a deal that takes longer is stopped,
+    reported (naming the page it was on) and skipped, and the others build on."""
+
+    workers = c.Type(int, default=0)
+    """Deal sites built at once, each in its own process; `0` uses every core."""
+
     # Contributor log
 
     contributors_enabled = c.Type(bool, default=True)
@@ -54,3 +77,11 @@ class DealRoomConfig(Config):
 
     scoring_thresholds = c.Type(dict, default={})
     """Counts the rubric asks for, e.g. `{capabilities: 4}`; see the README's Scorecard."""
+
+
+def load_options(options: DealRoomConfig, config: MkDocsConfig) -> LoadOptions:
+    """What loading a deal may read, from the plugin's options and the root config."""
+    snippets = None
+    if SNIPPETS in config.markdown_extensions:
+        snippets = dict(config.mdx_configs.get(SNIPPETS, {}))
+    return LoadOptions(options.max_file_size, options.allow_raw_html, snippets)

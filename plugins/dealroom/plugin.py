@@ -1,7 +1,8 @@
 """The `dealroom` MkDocs plugin: wires MkDocs events to the plain modules.
 
-The root `mkdocs build` renders a small seller-only index page at the site root and,
-after it, one standalone site per deal under `site/<slug>/` (see `site.py`).
+The root `mkdocs build` loads every deal (`project.py`), builds one standalone site per
+deal under `site/<slug>/` (`build/site.py`), then renders its own page at the site root:
+the seller-only dashboard, which so knows every deal that was skipped and why.
 """
 
 from __future__ import annotations
@@ -9,21 +10,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from .build.project import DealReport, load_project
 from .build.rendering import render_sections
-from .build.site import BuildOptions, SharedTheme, build_deal_site
-from .config import DealRoomConfig
+from .build.site import BuildOptions, build_deal_sites
+from .build.theme import SharedTheme
+from .config import DealRoomConfig, load_options
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
-from .project import load_project
 from .seller.dashboard import Dashboard, build_dashboard
 from .seller.scoring import ScoringRules
 
@@ -39,11 +45,15 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         super().__init__()
         self.command: str | None = None
         self.options: BuildOptions | None = None
-        self.deals: list[DealFolder] = []
-        self.failed: dict[str, int] = {}  # slug -> number of problems
+        self.deals: list[DealFolder] = []  # the deals whose sites were built
+        self.reports: dict[str, DealReport] = {}  # every deal: problems, warnings, built
         self.logs: dict[str, ContributorLog] = {}
         self.rules = ScoringRules()
         self.dashboard: Dashboard | None = None
+        # The root site's docs_dir, and every deal site's: an empty folder, so that MkDocs
+        # never walks a deal folder (a link to an ancestor there would never end).
+        self.empty_dir = tempfile.mkdtemp(prefix="dealroom-empty-")
+        weakref.finalize(self, shutil.rmtree, self.empty_dir, ignore_errors=True)
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self.command = command  # `serve` previews show MISSING markers by default
@@ -53,12 +63,18 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         if self.config.deals_dir is None:
             self.config.deals_dir = config.docs_dir
+        config.docs_dir = self.empty_dir  # deals are read by dealroom, never walked by MkDocs
         markers = self.config.missing_markers
-        show_missing = markers == "show" or (markers == "auto" and self.command == "serve")
+        serving = self.command == "serve"
         self.options = BuildOptions(
             as_of=_as_of(self.config.as_of),
-            show_missing=show_missing,
+            show_missing=markers == "show" or (markers == "auto" and serving),
             show_emails=self.config.contributors_show_emails,
+            allow_raw_html=self.config.allow_raw_html,
+            # The live-reload script `mkdocs serve` injects is inline: no policy there.
+            content_policy=not serving,
+            workers=self.config.workers or os.cpu_count() or 1,
+            time_limit=self.config.deal_time_limit,
         )
         try:
             self.rules = ScoringRules.from_options(
@@ -70,61 +86,74 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         return config
 
     def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
-        if not _inside(Path(self.config.deals_dir), Path(config.docs_dir)):
-            server.watch(self.config.deals_dir)
+        server.watch(self.config.deals_dir)  # MkDocs watches docs_dir, now an empty folder
         return server
 
     # First, so no other plugin sees the deal folders' files as pages of the root site.
     @event_priority(100)
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
-        self.deals, self.failed, self.logs = [], {}, {}
+        self.deals, self.reports, self.logs = [], {}, {}
         if self.config.enabled:
-            self._load(Path(self.config.deals_dir), Path(config.config_file_path).parent)
-        assert self.options is not None
-        self.dashboard = build_dashboard(self.deals, self.logs, self.rules, self.options.as_of)
-        root = Files([file for file in files if file.src_dir != config.docs_dir])
+            self._load(Path(self.config.deals_dir), config)
+        root = Files(list(files))  # the theme's files: docs_dir is empty
         root.append(File.generated(config, ROOT_PAGE, content=ROOT_SOURCE))
         return root
 
-    def on_page_content(
-        self, html: str, *, page: Page, config: MkDocsConfig, files: Files
-    ) -> str | None:
-        if page.file.src_uri != ROOT_PAGE:
-            return html
-        context = {"dashboard": self.dashboard, "failed": self.failed}
-        return render_sections(config.theme.get_env(), "root", context)
-
-    # Late, so the root site is complete before the deal sites are written beside it.
+    # Late, once the root site's files and navigation are settled and before its page is
+    # rendered, so that the dashboard lists the deals whose build failed.
     @event_priority(-100)
-    def on_post_build(self, *, config: MkDocsConfig) -> None:
+    def on_env(self, env: Environment, *, config: MkDocsConfig, files: Files) -> Environment:
         assert self.options is not None and isinstance(config.theme, SharedTheme)
-        built = sum(
-            build_deal_site(config, folder, config.theme, self.options, self.logs[folder.slug])
-            for folder in self.deals
+        loaded, self.deals = self.deals, []
+        results = build_deal_sites(
+            config, loaded, config.theme, self.options, self.logs, self.empty_dir
         )
+        for result in results:
+            report = self.reports[result.slug]
+            report.warnings += result.warnings
+            if result.built:
+                report.built = True
+                continue
+            report.problems += result.problems
+            for problem in result.problems:
+                log.error(problem)
+            log.error(f"deal '{result.slug}' skipped: fix the problems above to build it")
+        self.deals = [folder for folder in loaded if self.reports[folder.slug].built]
+        self.dashboard = build_dashboard(self.deals, self.logs, self.rules, self.options.as_of)
         if self.config.enabled:
-            log.info(f"dealroom: built {built} deal site(s); {len(self.failed)} deal(s) skipped")
+            skipped = len(self.reports) - len(self.deals)
+            log.info(f"dealroom: built {len(self.deals)} deal site(s); {skipped} deal(s) skipped")
+        return env
 
-    def _load(self, deals_dir: Path, project_root: Path) -> None:
+    # The root page is filled in only now, when its template is rendered: MkDocs converts
+    # pages' Markdown before `on_env`, and the dashboard needs the deal builds' outcome.
+    def on_page_context(
+        self, context: dict[str, Any], *, page: Page, config: MkDocsConfig, nav: Any
+    ) -> dict[str, Any]:
+        if page.file.src_uri == ROOT_PAGE:
+            skipped = {slug: r.problems for slug, r in self.reports.items() if not r.built}
+            sections = {"dashboard": self.dashboard, "skipped": skipped}
+            page.content = render_sections(config.theme.get_env(), "root", sections)
+        return context
+
+    def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
         project = load_project(
-            deals_dir, project_root, set(self.config.deals), self.config.contributors_enabled,
-            self.config.contributors_cache_dir,
+            deals_dir, Path(config.config_file_path).parent, set(self.config.deals),
+            self.config.contributors_enabled, self.config.contributors_cache_dir,
+            load_options(self.config, config),
         )  # fmt: skip
-        for error in project.errors:
-            for problem in error.problems:
-                log.error(str(problem))
-            for warning in error.warnings:
-                log.warning(str(warning))
-            log.error(f"deal '{error.slug}' skipped: fix the problems above to build it")
-            self.failed[error.slug] = len(error.problems)
-        for folder in project.folders:
-            for warning in folder.warnings:
-                log.warning(str(warning))
+        for report in project.reports.values():
+            for problem in report.problems:
+                log.error(problem)
+            for warning in report.warnings:
+                log.warning(warning)
+            if report.problems:
+                log.error(f"deal '{report.slug}' skipped: fix the problems above to build it")
         for notice in project.notices:
             log.warning(f"dealroom: {notice}")
         if self.config.contributors_enabled and project.folders and not project.history.available:
             log.info(f"dealroom: no git history for the contributor log: {project.history.reason}")
-        self.deals, self.logs = project.folders, project.logs
+        self.deals, self.logs, self.reports = project.folders, project.logs, project.reports
 
 
 def _as_of(value: str | dt.date | None) -> dt.date:
@@ -142,7 +171,3 @@ def _as_of(value: str | dt.date | None) -> dt.date:
     if epoch and epoch.isdigit():
         return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
     return dt.date.today()
-
-
-def _inside(path: Path, parent: Path) -> bool:
-    return path.resolve().is_relative_to(parent.resolve())

@@ -3,7 +3,8 @@
 A deal site has fixed pages (`PageSpec`). Each page is a Markdown file generated in
 memory (the seller's narrative, if any) plus structured sections rendered from Jinja
 templates under `templates/dealroom/sections/`. Those templates are autoescaped (see
-`site.SharedTheme`), so nothing a seller types into deal.yml can inject markup.
+`site.SharedTheme`), so nothing a seller types into deal.yml can inject markup; the
+values Material's own templates insert without escaping go through `inert_text`.
 Users override any template by putting a file at the same path under the theme's
 `custom_dir` (this repository's `theme_overrides/`).
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +24,7 @@ import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
-from mkdocs.utils import get_relative_url
-from mkdocs.utils.meta import get_data
+from markupsafe import Markup
 
 from ..deal.figures import compute_figures, plan_progress
 from ..deal.loading import DealFolder
@@ -51,24 +53,33 @@ def page_specs(folder: DealFolder, show_missing: bool) -> list[PageSpec]:
     pages = [
         PageSpec("index.md", "Overview", "overview"),
         PageSpec("business-case.md", "Business case", "business-case",
-                 _body(folder.narrative.get("business-case.md", ""))),
+                 folder.narrative.get("business-case.md", "")),
         PageSpec("mutual-action-plan.md", "Mutual action plan", "mutual-action-plan"),
     ]  # fmt: skip
     approach = folder.narrative.get("approach.md")
     if approach is not None or show_missing:
         # Without approach.md a published site simply has no approach page.
-        pages.append(PageSpec("approach.md", "Approach", "approach", _body(approach or "")))
+        pages.append(PageSpec("approach.md", "Approach", "approach", approach or ""))
     for src_uri, markdown in folder.context_pages.items():
-        pages.append(PageSpec(src_uri, _title_of(markdown, src_uri), "context", _body(markdown)))
+        pages.append(PageSpec(src_uri, folder.titles.get(src_uri, src_uri), "context", markdown))
     pages.append(PageSpec("contributors.md", "Contributors", "contributors"))
     return pages
 
 
-def plain_title(text: str) -> str:
-    """A title safe where Material inserts it unescaped (site name, navigation, <title>).
-    Angle brackets become look-alikes rather than entities because Material's `striptags`
-    would turn entities back into markup."""
-    return text.replace("&", "&amp;").replace("<", "\u2039").replace(">", "\u203a")
+# Look-alikes for the angle brackets: Material passes some values through `striptags`,
+# which would turn `&lt;` back into a real `<` (and `</title><script>` into markup).
+_LOOK_ALIKES = str.maketrans({"<": "\u2039", ">": "\u203a"})
+
+
+def inert_text(text: str) -> Markup:
+    """The one escaping rule for deal text that reaches Material's templates (site name,
+    description, navigation and page titles), which insert values without escaping:
+    safe in text and in attribute positions, whether or not Material escapes again.
+
+    Quotes and ampersands become entities inside a `Markup` string, so Material's
+    `| e` leaves them as they are and a raw `aria-label="{{ … }}"` cannot be broken out
+    of; angle brackets become look-alikes, which no filter turns back into a tag."""
+    return Markup(html.escape(text.translate(_LOOK_ALIKES), quote=True))
 
 
 def nav_for(pages: list[PageSpec]) -> list[Any]:
@@ -79,27 +90,10 @@ def nav_for(pages: list[PageSpec]) -> list[Any]:
         if page.kind == "context":
             if not context:
                 nav.append({"Context": context})
-            context.append({plain_title(page.title): page.src_uri})
+            context.append({inert_text(page.title): page.src_uri})
         else:
-            nav.append({plain_title(page.title): page.src_uri})
+            nav.append({inert_text(page.title): page.src_uri})
     return nav
-
-
-def _body(markdown: str) -> str:
-    """The Markdown without its front matter; deal pages pick their own template."""
-    body, _meta = get_data(markdown)
-    return body
-
-
-def _title_of(markdown: str, src_uri: str) -> str:
-    body, meta = get_data(markdown)
-    if isinstance(meta.get("title"), str):
-        return meta["title"]
-    heading = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.MULTILINE)
-    if heading:
-        return heading.group(1)
-    stem = src_uri.rsplit("/", 1)[-1].removesuffix(".md")
-    return stem.replace("-", " ").replace("_", " ").capitalize()
 
 
 # --- formatting --------------------------------------------------------------------
@@ -121,6 +115,8 @@ class Formatter:
     def money(self, amount: float | None) -> str:
         if amount is None:
             return ""
+        if not _formattable(amount):
+            return f"{amount:.3g} {self.currency}"
         return format_currency(
             round(amount), self.currency, locale=self.locale,
             format=self._whole_money, currency_digits=False,
@@ -129,6 +125,8 @@ class Formatter:
     def number(self, value: float | None, digits: int = 0) -> str:
         if value is None:
             return ""
+        if not _formattable(value):
+            return f"{value:.3g}"
         return format_decimal(round(value, digits), locale=self.locale)
 
     def date(self, value: dt.date | None) -> str:
@@ -136,6 +134,12 @@ class Formatter:
 
     def days_until(self, value: dt.date | None) -> int | None:
         return (value - self.as_of).days if value else None
+
+
+def _formattable(value: float) -> bool:
+    """Babel formats with 28 significant digits; the model keeps real figures far below
+    that, and anything else is written plainly rather than failing the page."""
+    return math.isfinite(value) and abs(value) < 1e21
 
 
 # --- rendering ---------------------------------------------------------------------
@@ -178,9 +182,14 @@ def contributor_context(
 def page_link(page_url: str) -> Callable[[str], str]:
     """`link(src_uri)`: the relative URL from the page at `page_url` to another page."""
 
+    here = page_url if page_url.endswith("/") or not page_url else posixpath.dirname(page_url)
+
     def link(src_uri: str) -> str:
         target = "" if src_uri == "index.md" else src_uri.removesuffix(".md") + "/"
-        return get_relative_url(target or ".", page_url or ".")
+        relative = posixpath.relpath(target or ".", here or ".")
+        if relative == ".":
+            return "./" if target else "."
+        return relative + "/" if target else relative
 
     return link
 

@@ -1,10 +1,14 @@
-"""Assemble and build one standalone MkDocs site per deal, all in one process.
+"""Assemble and build one standalone MkDocs site per deal.
 
 Each deal gets its own MkDocs configuration (own navigation, own search index, own
-sitemap) whose files are generated from the validated deal only, so nothing from
+sitemap) whose files are generated from the validated deal only: its `docs_dir` is an
+empty folder, so MkDocs never walks the deal folder, and the pages and assets are
+added by `DealSitePlugin` from what loading allowed (see `deal/files.py`). Nothing from
 another deal, from `internal/` or from outside the deal folder can reach its site.
-The expensive, deal-independent work (compiling Material's templates and listing its
-~14k theme files) is done once per run by `SharedTheme`.
+
+Every deal builds in its own worker process (`workers.py`) within a time budget; a
+deal that fails or runs out of time is reported, naming the file it was on, and its
+half-written output removed, while the others build on.
 """
 
 from __future__ import annotations
@@ -13,39 +17,43 @@ import datetime as dt
 import logging
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 from mkdocs.commands.build import build
 from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.exceptions import PluginError
+from mkdocs.exceptions import Abort, PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
-from mkdocs.structure.toc import TableOfContents, get_toc
-from mkdocs.theme import Theme
+from mkdocs.structure.toc import AnchorLink, TableOfContents, get_toc
 
-from ..deal.loading import DealFolder
+from ..deal.files import DealFiles, Refused
+from ..deal.includes import SNIPPETS
+from ..deal.loading import DEAL_FILE, DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
+from .csp import with_policy
 from .rendering import (
     PageSpec,
     contributor_context,
     deal_context,
     heading_tokens,
+    inert_text,
     nav_for,
     page_link,
     page_specs,
-    plain_title,
     render_sections,
 )
+from .sanitize import clean_html, clean_text
+from .theme import SharedTheme
+from .workers import Job, Step, run_jobs
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
-TEMPLATES_DIR = str(Path(__file__).parent.parent / "templates")
-SNIPPETS = "pymdownx.snippets"
 NARRATIVE_SLOT = "<!-- dealroom: narrative -->"
 
 
@@ -56,62 +64,22 @@ class BuildOptions:
     as_of: dt.date  # "today" for overdue steps and days left
     show_missing: bool  # MISSING markers (seller preview) or a clean page (published)
     show_emails: bool = False  # contributors' email addresses on the contributors page
+    allow_raw_html: bool = False  # seller HTML as written, or sanitized
+    content_policy: bool = True  # a CSP in every page (off under `mkdocs serve`)
+    workers: int = 1  # deal sites built at once
+    time_limit: float = 60.0  # seconds one deal site may take
 
 
-# --- one theme environment per run ---------------------------------------------------
+class DealBuildError(Exception):
+    """Why a deal site cannot be built, for the seller; raised as is by MkDocs' build (it
+    is not one of MkDocs' own errors), so the report carries this message."""
 
 
-class _ListingCacheLoader(jinja2.FileSystemLoader):
-    """Lists the theme's files once, since MkDocs asks for the listing on every build.
-    Hidden paths (Material's ~14k `.icons/` files) are left out of the listing: MkDocs
-    never copies them, and filtering them out again for every deal is most of the cost.
-    Templates still load them by name."""
+class AssetFile(File):
+    """A deal asset: always copied as it is, even `.md` files (never rendered as pages)."""
 
-    def __init__(self, searchpath: list[str]) -> None:
-        super().__init__(searchpath)
-        self._listing: list[str] | None = None
-
-    def list_templates(self) -> list[str]:
-        if self._listing is None:
-            self._listing = [
-                name
-                for name in super().list_templates()
-                if not name.startswith(".") and "/." not in name
-            ]
-        return self._listing
-
-
-def _autoescape(template_name: str | None) -> bool:
-    # Material's own templates expect no autoescaping; ours always escape user text.
-    return bool(template_name and template_name.startswith("dealroom/"))
-
-
-class SharedTheme(Theme):
-    """The user's theme plus dealroom's templates, with one Jinja environment that all
-    deal sites of a run reuse (templates are compiled once, files listed once)."""
-
-    _env: jinja2.Environment | None = None
-
-    @classmethod
-    def extending(cls, theme: Theme) -> SharedTheme:
-        values = dict(theme.items())
-        name = values.pop("name")
-        locale = str(values.pop("locale"))
-        shared = cls(
-            name, custom_dir=theme.custom_dir, static_templates=theme.static_templates,
-            locale=locale, **values,
-        )  # fmt: skip
-        # After the user's custom_dir and the theme, so `theme_overrides/dealroom/...` wins.
-        shared.dirs.append(TEMPLATES_DIR)
-        return shared
-
-    def get_env(self) -> jinja2.Environment:
-        if self._env is None:
-            env = super().get_env()
-            env.loader = _ListingCacheLoader(self.dirs)
-            env.autoescape = _autoescape
-            self._env = env
-        return self._env
+    def is_documentation_page(self) -> bool:
+        return False
 
 
 # --- the per-deal plugin -------------------------------------------------------------
@@ -126,26 +94,40 @@ class DealSitePlugin(BasePlugin):
         pages: list[PageSpec],
         options: BuildOptions,
         contributor_log: ContributorLog,
+        step: Step,
     ) -> None:
         super().__init__()
         self.folder = folder
         self.pages = {page.src_uri: page for page in pages}
         self.options = options
         self.contributor_log = contributor_log
+        self.step = step
         self.context = deal_context(folder, pages, options.as_of, options.show_missing)
         self.context |= contributor_context(contributor_log, pages, options.show_emails)
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
-        # Keep the theme's assets, drop everything MkDocs found in the deal folder, then
-        # add exactly the pages and assets the deal publishes.
+        # The theme's files, then exactly the pages and assets the deal publishes.
         site = Files([file for file in files if file.src_dir != config.docs_dir])
+        theme_files = {file.src_uri for file in site}
         for page in self.pages.values():
             site.append(File.generated(config, page.src_uri, content=page.source()))
+        deal_files = DealFiles.of(self.folder.path)
         for asset in self.folder.assets:
-            site.append(
-                File(asset, str(self.folder.path), config.site_dir, config.use_directory_urls)
-            )
+            self.step(asset)
+            if asset in theme_files:
+                raise DealBuildError("has the same path as one of the theme's files; rename it")
+            try:
+                real = deal_files.published(asset)  # again: it may have changed since loading
+            except Refused as refusal:
+                raise DealBuildError(str(refusal)) from None
+            site.append(AssetFile.generated(config, asset, abs_src_path=str(real)))
         return site
+
+    def on_page_markdown(
+        self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        self.step(page.file.src_uri)  # if rendering hangs, the report names this page
+        return markdown
 
     def on_page_content(
         self, html: str, *, page: Page, config: MkDocsConfig, files: Files
@@ -153,6 +135,9 @@ class DealSitePlugin(BasePlugin):
         spec = self.pages.get(page.file.src_uri)
         if spec is None:
             return html
+        if not self.options.allow_raw_html:
+            html = clean_html(html)
+            _clean_titles(page.toc)
         context = {**self.context, "link": page_link(page.url)}
         # Render around a placeholder so the sidebar gets the sections' own headings
         # from the template and the narrative's headings from Markdown, each once.
@@ -179,6 +164,25 @@ class DealSitePlugin(BasePlugin):
             }
         return context
 
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
+        if not self.options.content_policy:
+            return output
+        return with_policy(output, page.content or "")
+
+    def on_post_template(
+        self, output_content: str, *, template_name: str, config: MkDocsConfig
+    ) -> str | None:
+        if self.options.content_policy and template_name.endswith(".html"):
+            return with_policy(output_content)  # 404.html: theme markup only
+        return output_content
+
+
+def _clean_titles(items: list[AnchorLink]) -> None:
+    """Table-of-contents entries from the seller's headings: text only."""
+    for item in items:
+        item.title = clean_text(item.title)
+        _clean_titles(item.children)
+
 
 # --- configuration and build ---------------------------------------------------------
 
@@ -189,23 +193,26 @@ def deal_site_config(
     theme: SharedTheme,
     options: BuildOptions,
     contributor_log: ContributorLog,
+    empty_dir: str,
+    step: Step = lambda _: None,
 ) -> MkDocsConfig:
-    """A complete MkDocs configuration for one deal, derived from the root mkdocs.yml."""
+    """A complete MkDocs configuration for one deal, derived from the root mkdocs.yml.
+    `empty_dir` is its docs_dir: the deal's files come from the plugin, never a scan."""
     deal = folder.deal
     pages = page_specs(folder, options.show_missing)
     site_url = f"{outer.site_url.rstrip('/')}/{folder.slug}/" if outer.site_url else None
     config = MkDocsConfig(config_file_path=outer.config_file_path)
     config.load_dict(
         {
-            "site_name": plain_title(f"{deal.customer.name} and {deal.seller.name}"),
-            "site_description": plain_title(f"Deal room for {deal.customer.name}"),
+            "site_name": inert_text(f"{deal.customer.name} and {deal.seller.name}"),
+            "site_description": inert_text(f"Deal room for {deal.customer.name}"),
             "site_url": site_url,
-            "docs_dir": str(folder.path),
+            "docs_dir": empty_dir,
             "site_dir": os.path.join(outer.site_dir, folder.slug),
             "use_directory_urls": True,
             "theme": {"name": theme.name},
             "nav": nav_for(pages),
-            "markdown_extensions": _markdown_extensions(outer, folder.path),
+            "markdown_extensions": _markdown_extensions(outer),
             "plugins": [{"search": _search_options(outer)}],
             "extra": dict(outer.extra),
             "copyright": outer.copyright,
@@ -219,22 +226,19 @@ def deal_site_config(
     if errors:
         raise PluginError("; ".join(f"config '{name}': {problem}" for name, problem in errors))
     config["theme"] = theme
-    config.plugins["dealroom/deal-site"] = DealSitePlugin(folder, pages, options, contributor_log)
+    plugin = DealSitePlugin(folder, pages, options, contributor_log, step)
+    config.plugins["dealroom/deal-site"] = plugin
     return config
 
 
-def _markdown_extensions(outer: MkDocsConfig, deal_dir: Path) -> list[Any]:
-    """The root site's Markdown extensions; includes are confined to the deal folder."""
+def _markdown_extensions(outer: MkDocsConfig) -> list[Any]:
+    """The root site's Markdown extensions, except snippets: includes were expanded,
+    under the confinement rule, when the deal was loaded."""
     extensions: list[Any] = []
     for name in outer.markdown_extensions:
-        if not isinstance(name, str):
+        if not isinstance(name, str) or name == SNIPPETS:
             continue  # extension instances cannot be shared safely between sites
         options = dict(outer.mdx_configs.get(name, {}))
-        if name == SNIPPETS:
-            options.update(
-                base_path=[str(deal_dir)], restrict_base_path=True, check_paths=True,
-                url_download=False, auto_append=[],
-            )  # fmt: skip
         extensions.append({name: options} if options else name)
     return extensions
 
@@ -257,21 +261,95 @@ def _search_options(outer: MkDocsConfig) -> dict[str, Any]:
     return {}
 
 
-def build_deal_site(
+# --- building every deal ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DealBuild:
+    """How one deal's build went; `problems` name the file and say what to do."""
+
+    slug: str
+    built: bool
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what the build warned about (broken links, ...)
+
+
+def build_deal_sites(
+    outer: MkDocsConfig,
+    folders: list[DealFolder],
+    theme: SharedTheme,
+    options: BuildOptions,
+    logs: dict[str, ContributorLog],
+    empty_dir: str,
+) -> Iterator[DealBuild]:
+    """Build every deal's site into `<site_dir>/<slug>/`, each in its own worker, and
+    yield how each went, in deal order (after re-emitting its log records). `empty_dir`
+    is an empty folder: every deal site's docs_dir."""
+    if not folders:
+        return
+    theme.warm()  # before forking: every worker starts with the compiled templates
+    display_root = Path(outer.config_file_path).parent
+    by_slug = {folder.slug: folder for folder in folders}
+    jobs = [
+        Job(folder.slug, partial(_build_one, outer, folder, theme, options,
+                                 logs[folder.slug], empty_dir))
+        for folder in folders
+    ]  # fmt: skip
+    for outcome in run_jobs(jobs, options.workers, options.time_limit):
+        for name, level, message in outcome.records:
+            logging.getLogger(name).log(level, message)
+        warnings = tuple(text for _, level, text in outcome.records if level >= logging.WARNING)
+        if outcome.ok:
+            yield DealBuild(outcome.key, True, (), warnings)
+            continue
+        shutil.rmtree(os.path.join(outer.site_dir, outcome.key), ignore_errors=True)
+        where = _source_of(by_slug[outcome.key], outcome.step, display_root)
+        hint = ""
+        if outcome.timed_out:
+            hint = (
+                " (deal_time_limit); look for very long lines or deeply nested brackets, "
+                "lists or quotes, or raise the limit"
+            )
+        problem = f"{where}: not built: {outcome.error}{hint}"
+        yield DealBuild(outcome.key, False, (problem,), warnings)
+
+
+def _build_one(
     outer: MkDocsConfig,
     folder: DealFolder,
     theme: SharedTheme,
     options: BuildOptions,
     contributor_log: ContributorLog,
+    empty_dir: str,
+    step: Callable[[str], None],
 ) -> bool:
-    """Build one deal's site into `<site_dir>/<slug>/`. Returns False (after logging
-    why and removing the half-written output) if the build failed."""
-    target = os.path.join(outer.site_dir, folder.slug)
+    config = deal_site_config(outer, folder, theme, options, contributor_log, empty_dir, step)
+    errors = _LastError()
+    logging.getLogger("mkdocs").addHandler(errors)
     try:
-        build(deal_site_config(outer, folder, theme, options, contributor_log))
-    except Exception as error:  # one broken deal must never stop the others
-        log.error(f"deal '{folder.slug}' was not built: {error}")
-        log.debug("traceback", exc_info=True)
-        shutil.rmtree(target, ignore_errors=True)
-        return False
+        build(config)
+    except Abort:  # MkDocs logged why (relayed to the parent); say it again in the report
+        raise DealBuildError(errors.message or "the build stopped with an error") from None
+    finally:
+        logging.getLogger("mkdocs").removeHandler(errors)
     return True
+
+
+class _LastError(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.message = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = record.getMessage()
+
+
+def _source_of(folder: DealFolder, step: str, display_root: Path) -> str:
+    """The deal file behind what the build was working on, for the seller to look at."""
+    if step in folder.narrative or step in folder.context_pages or step in folder.assets:
+        name = step
+    elif step:
+        name = DEAL_FILE  # generated pages show deal.yml's fields
+    else:
+        return shown_path(folder.path, display_root)
+    return shown_path(folder.path / name, display_root)

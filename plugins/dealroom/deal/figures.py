@@ -14,6 +14,7 @@ The model is deliberately plain so a CFO can redo it on a napkin:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from .model import BusinessCase, Deal
@@ -69,7 +70,8 @@ def compute_figures(case: BusinessCase) -> BusinessCaseFigures:
     total_investment = one_time + recurring * horizon
     total_benefit = annual_benefit * horizon + one_off_benefit
     net_benefit = total_benefit - total_investment
-    roi = (net_benefit / total_investment * 100) if total_investment else None
+    # A ratio to an investment of less than one unit of money means nothing (and overflows).
+    roi = _finite(net_benefit / total_investment * 100) if total_investment >= 1 else None
     payback, pays_back = _payback_months(
         one_time - one_off_benefit, annual_benefit - recurring, horizon
     )
@@ -88,7 +90,14 @@ def _payback_months(
     if upfront_gap <= 0:
         return 0.0, True
     months = upfront_gap / (annual_net / 12)
+    if not math.isfinite(months):
+        return None, False  # a benefit of a fraction of a cent never pays back
     return months, months <= horizon_years * 12
+
+
+def _finite(value: float) -> float | None:
+    """None for a ratio that overflows (an investment of a fraction of a cent)."""
+    return value if math.isfinite(value) else None
 
 
 # --- mutual action plan progress ------------------------------------------------------

@@ -4,34 +4,57 @@ Every problem names the file, the line and column where known, and the field pat
 (`stakeholders[2].side`), and says what form is expected. Unknown keys are warnings
 with the nearest known key suggested. Nothing here raises for user mistakes except
 `DealError`, which carries the full list of problems.
+
+Loading is bounded whatever the folder holds: files are read only through the
+confinement rule (`files.py`) and up to `max_file_size`, YAML without aliases and with
+bounded depth (`yamlfile.py`), includes expanded once under the same rule
+(`includes.py`). A deal that loads here can be built without reading anything else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-import os
 import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from .files import (
+    ACCESS_FILE,
+    ACTIVE_SUFFIXES,
+    ASSETS_DIR,
+    CONTEXT_DIR,
+    DEAL_FILE,
+    INTERNAL_DIR,
+    NARRATIVE_PAGES,
+    DealFiles,
+    Refused,
+)
+from .includes import IncludeError, expand_includes, include_line
 from .model import Deal
+from .yamlfile import Path_, YamlProblem, load_yaml, split_front_matter
+
+__all__ = ["ACCESS_FILE", "ASSETS_DIR", "CONTEXT_DIR", "DEAL_FILE", "INTERNAL_DIR"]
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # Names a deal folder cannot take because the seller's root site uses them.
 RESERVED_SLUGS = frozenset({"assets", "search", "dealroom", "404"})
-DEAL_FILE = "deal.yml"
-NARRATIVE_PAGES = ("business-case.md", "approach.md")
-CONTEXT_DIR = "context"
-ASSETS_DIR = "assets"
-INTERNAL_DIR = "internal"
+# A context page's name becomes its URL (context/<name>/): plain and unambiguous.
+CONTEXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}\.md$")
+MAX_PROBLEMS = 50  # per deal: the first ones show what is wrong; a thousand would bury it
 
-Path_ = tuple[str | int, ...]
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What loading may read and how much (set from the plugin's options)."""
+
+    max_file_size: int = 1_000_000  # bytes of deal.yml, or of a page with its includes
+    allow_raw_html: bool = False  # also publish assets that browsers run (.html, .js)
+    snippets: dict[str, Any] | None = None  # pymdownx.snippets options, if it is enabled
 
 
 @dataclass(frozen=True)
@@ -76,17 +99,28 @@ class DealFolder:
     context_pages: dict[str, str]  # 'context/security.md' -> Markdown
     assets: list[str]  # 'assets/diagram.png', relative to the folder
     warnings: list[Problem] = field(default_factory=list)
+    # Markdown is kept without its front matter and with its includes expanded.
+    titles: dict[str, str] = field(default_factory=dict)  # context page -> its title
 
 
 def discover_deals(deals_dir: Path) -> list[Path]:
-    """Deal folders are the sub-folders of `deals_dir` that hold a deal.yml."""
+    """Deal folders are the sub-folders of `deals_dir` that hold a deal.yml. Links are
+    listed too, so that loading can refuse them by name."""
     if not deals_dir.is_dir():
         return []
-    return sorted(path for path in deals_dir.iterdir() if (path / DEAL_FILE).is_file())
+    return sorted(
+        path
+        for path in deals_dir.iterdir()
+        if not path.name.startswith(".")
+        and ((path / DEAL_FILE).is_symlink() or (path / DEAL_FILE).is_file())
+    )
 
 
-def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFolder:
+def load_deal_folder(
+    folder: Path, display_root: Path | None = None, options: LoadOptions | None = None
+) -> DealFolder:
     """Load and validate one deal folder; raise `DealError` listing every problem."""
+    options = options or LoadOptions()
     slug = folder.name
     shown = shown_path(folder / DEAL_FILE, display_root)
     problems: list[Problem] = []
@@ -98,16 +132,31 @@ def load_deal_folder(folder: Path, display_root: Path | None = None) -> DealFold
                 f"dashes (not {', '.join(sorted(RESERVED_SLUGS))}), e.g. 'northwind-ap'",
             )
         )
-    narrative, context_pages, assets, file_problems, warnings = _collect_files(folder, display_root)
-    text = _read_text(folder / DEAL_FILE, problems, display_root)
+    try:
+        files = DealFiles.of(folder)
+    except Refused as refusal:
+        problems.append(Problem(shown_path(folder, display_root), str(refusal)))
+        raise DealError(slug, problems, []) from None
+    try:
+        text = files.read_own(DEAL_FILE, options.max_file_size)
+    except Refused as refusal:
+        problems.append(Problem(shown, str(refusal)))
+        raise DealError(slug, problems, []) from None
+    pages = _Pages(files, options, display_root)
+    pages.collect()
     deal, yaml_problems, yaml_warnings = (
-        parse_deal_yaml(text, shown, list(context_pages)) if text is not None else (None, [], [])
+        parse_deal_yaml(text, shown, list(pages.context))
+        if text is not None
+        else (None, [Problem(shown, "does not exist")], [])
     )
-    problems += yaml_problems + file_problems
-    warnings = yaml_warnings + warnings
+    problems += yaml_problems + pages.problems
+    warnings = yaml_warnings + pages.warnings
     if problems or deal is None:
-        raise DealError(slug, problems, warnings)
-    return DealFolder(slug, folder, deal, narrative, context_pages, assets, warnings)
+        raise DealError(slug, _capped(problems), _capped(warnings))
+    return DealFolder(
+        slug, folder, deal, pages.narrative, pages.context, pages.assets, _capped(warnings),
+        pages.titles,
+    )  # fmt: skip
 
 
 def parse_deal_yaml(
@@ -116,18 +165,11 @@ def parse_deal_yaml(
     """Parse deal.yml text into (deal or None, errors, warnings). `context_files` are the
     folder's context pages ("context/legal.md"), which recorded contributions may name."""
     try:
-        data, marks, key_marks = _load_yaml_with_marks(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        if isinstance(error, _ImpossibleDate):
-            message = f"{error.problem}; write a date that exists, as YYYY-MM-DD"
-        else:
-            message = f"invalid YAML: {error.problem or 'unreadable'}; check indentation, a "
-            message += "missing ':' or unbalanced quotes on or just before this line"
-        path = _dotted(getattr(error, "field_path", ()))
-        return None, [Problem(shown, message, path, *_line_col(mark))], []
-    except yaml.YAMLError as error:
-        return None, [Problem(shown, f"invalid YAML: {error}")], []
+        loaded = load_yaml(text)
+    except YamlProblem as problem:
+        return None, [Problem(shown, problem.message, _dotted(problem.path), problem.line,
+                              problem.column)], []  # fmt: skip
+    data, marks, key_marks = loaded.data, loaded.marks, loaded.key_marks
     if not isinstance(data, dict):
         return (
             None,
@@ -135,7 +177,7 @@ def parse_deal_yaml(
             [],
         )
 
-    def locate(path: Path_, where: Marks = marks) -> tuple[int | None, int | None]:
+    def locate(path: Path_, where: dict = marks) -> tuple[int | None, int | None]:
         while path and path not in where:  # a missing field points at its parent
             path = path[:-1]
         return where.get(path, (None, None))
@@ -159,81 +201,11 @@ def parse_deal_yaml(
     return (None if problems else deal), problems, warnings
 
 
-# --- YAML with positions -----------------------------------------------------------
-
-
-Marks = dict[Path_, tuple[int, int]]
-
-
-class _ImpossibleDate(yaml.constructor.ConstructorError):
-    pass
-
-
-class _DealYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """PyYAML's safe loader (libyaml's when installed: ten times faster on large deals),
-    except that an impossible date (2027-02-30) is a YAML error with its position
-    instead of a bare ValueError."""
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as error:
-            raise _ImpossibleDate(
-                None, None, f"'{node.value}' is not a real date ({error})", node.start_mark
-            ) from None
-
-
-_DealYamlLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp", _DealYamlLoader.construct_yaml_timestamp
-)
-
-
-def _load_yaml_with_marks(text: str) -> tuple[Any, Marks, Marks]:
-    """Load YAML safely; return the data, where each field is (1-based line and column:
-    a scalar's own position, else its key's) and where each key is."""
-    loader = _DealYamlLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}, {}
-        marks, keys = _marks_of(node)
-        try:
-            data = loader.construct_document(node)
-        except yaml.constructor.ConstructorError as error:
-            # Name the field too: the composed tree knows which value sits at the mark.
-            where = _line_col(error.problem_mark)
-            error.field_path = next((p for p, mark in marks.items() if mark == where), ())  # type: ignore[attr-defined]
-            raise
-    finally:
-        loader.dispose()
-    return data, marks, keys
-
-
-def _marks_of(node: yaml.Node) -> tuple[Marks, Marks]:
-    """Where each field's value is (a scalar's own position, else its key's) and where
-    each key is, by field path."""
-    marks: Marks = {}
-    keys: Marks = {}
-
-    def walk(current: yaml.Node, path: Path_) -> None:
-        marks[path] = _line_col(current.start_mark)
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                child = (*path, key_node.value)
-                keys[child] = _line_col(key_node.start_mark)
-                walk(value_node, child)
-                if not isinstance(value_node, yaml.ScalarNode):
-                    marks[child] = keys[child]  # a nested block starts on the next line
-        elif isinstance(current, yaml.SequenceNode):
-            for index, item in enumerate(current.value):
-                walk(item, (*path, index))
-
-    walk(node, ())
-    return marks, keys
-
-
-def _line_col(mark: yaml.Mark | None) -> tuple[int | None, int | None]:
-    return (mark.line + 1, mark.column + 1) if mark else (None, None)
+def _capped(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS], Problem(problems[-1].file, f"... and {rest} more like these")]
 
 
 # --- unknown keys ------------------------------------------------------------------
@@ -285,6 +257,7 @@ _EXPECTED = {
     "int_from_float": "a whole number",
     "float_parsing": "a number without currency symbols or thousands separators, e.g. 480000",
     "float_type": "a number without currency symbols or thousands separators, e.g. 480000",
+    "finite_number": "a finite number, e.g. 480000 (not .inf or .nan)",
     "bool_parsing": "true or false",
     "bool_type": "true or false",
     "string_type": "text",
@@ -357,76 +330,134 @@ def _undotted(dotted: str) -> Path_:
     return tuple(parts)
 
 
-# --- files of the folder -----------------------------------------------------------
+# --- the pages and assets of the folder ----------------------------------------------
 
 
-def _collect_files(
-    folder: Path, display_root: Path | None
-) -> tuple[dict[str, str], dict[str, str], list[str], list[Problem], list[Problem]]:
-    """Find the Markdown pages and assets a deal publishes. Only these are ever read,
-    so `internal/`, stray files and anything outside the folder never reach the site."""
-    narrative: dict[str, str] = {}
-    context_pages: dict[str, str] = {}
-    assets: list[str] = []
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    root = folder.resolve()
+class _Pages:
+    """Find and read the Markdown pages and assets a deal publishes, through the
+    confinement rule, so `internal/`, stray files and anything outside the folder never
+    reach the site."""
 
-    def inside(path: Path) -> bool:
-        # A symlink could point into another deal; publish only what truly lives here.
-        if path.resolve().is_relative_to(root):
-            return True
-        problems.append(
-            Problem(
-                shown_path(path, display_root),
-                "points outside the deal folder (symlink?); copy the content into the deal "
-                "folder instead",
-            )
-        )
-        return False
+    def __init__(self, files: DealFiles, options: LoadOptions, display_root: Path | None):
+        self.files = files
+        self.options = options
+        self.display_root = display_root
+        self.narrative: dict[str, str] = {}
+        self.context: dict[str, str] = {}
+        self.titles: dict[str, str] = {}
+        self.assets: list[str] = []
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
-    for name in NARRATIVE_PAGES:
-        path = folder / name
-        if path.is_file() and inside(path):
-            text = _read_text(path, problems, display_root)
-            if text is not None:
-                narrative[name] = text
-    context_dir = folder / CONTEXT_DIR
-    if context_dir.is_dir() and inside(context_dir):
-        for path in sorted(context_dir.glob("*.md")):
-            text = _read_text(path, problems, display_root) if inside(path) else None
-            if text is not None:
-                context_pages[f"{CONTEXT_DIR}/{path.name}"] = text
-    assets_dir = folder / ASSETS_DIR
-    if assets_dir.is_dir() and inside(assets_dir):
-        for dirpath, dirnames, filenames in os.walk(assets_dir):
-            dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
-            for filename in sorted(filenames):
-                path = Path(dirpath) / filename
-                if not filename.startswith(".") and inside(path):
-                    assets.append(path.relative_to(folder).as_posix())
-    for path in sorted(folder.glob("*.md")):
-        if path.name not in NARRATIVE_PAGES:
-            warnings.append(
-                Problem(
-                    shown_path(path, display_root),
+    def collect(self) -> None:
+        for name in NARRATIVE_PAGES:
+            if (self.files.folder / name).exists() or (self.files.folder / name).is_symlink():
+                body = self._read(name)
+                if body is not None:
+                    self.narrative[name] = body
+        if self._folder_allowed(CONTEXT_DIR):
+            for name in self.files.context_pages():
+                if not CONTEXT_NAME.fullmatch(name.split("/", 1)[1]) or name.endswith("/index.md"):
+                    self._problem(name, "cannot be a page name; use letters, digits, '-' and "
+                                  "'_' (not index.md), e.g. context/it-security.md")  # fmt: skip
+                    continue
+                body = self._read(name)
+                if body is not None:
+                    self.context[name] = body
+        if self._folder_allowed(ASSETS_DIR):
+            self._collect_assets()
+        for path in sorted(self.files.folder.glob("*.md")):
+            if path.name not in NARRATIVE_PAGES:
+                self.warnings.append(Problem(
+                    self._shown(path.name),
                     "is not published; deal pages are business-case.md, approach.md and "
                     "context/*.md (seller-only notes belong in internal/)",
-                )
-            )
-    return narrative, context_pages, assets, problems, warnings
+                ))  # fmt: skip
+
+    def _read(self, name: str) -> str | None:
+        """A page's Markdown without front matter and with includes expanded."""
+        try:
+            text = self.files.read_published(name, self.options.max_file_size)
+        except Refused as refusal:
+            self._problem(name, str(refusal))
+            return None
+        body, front_matter, body_line = split_front_matter(text)
+        title = None
+        if front_matter is not None:
+            try:
+                meta = load_yaml(front_matter).data
+            except YamlProblem as problem:
+                line = problem.line + 1 if problem.line else None
+                self._problem(name, f"front matter: {problem.message}", line=line)
+                return None
+            if isinstance(meta, dict) and isinstance(meta.get("title"), str):
+                title = meta["title"].strip() or None
+        if self.options.snippets is not None:
+            try:
+                body = expand_includes(
+                    body, self.files, self.options.snippets, self.options.max_file_size
+                ).text
+            except IncludeError as error:
+                line = include_line(body, error.target)
+                self._problem(name, str(error), line=line + body_line - 1 if line else None)
+                return None
+        if name.startswith(CONTEXT_DIR + "/"):
+            self.titles[name] = title or _first_heading(body) or _title_from_name(name)
+        return body
+
+    def _folder_allowed(self, name: str) -> bool:
+        """context/ and assets/ may be links only within the published part of the folder
+        (one problem for the folder rather than one per file)."""
+        path = self.files.folder / name
+        if not path.is_symlink():
+            return path.is_dir()
+        try:
+            inside = path.resolve(strict=True).relative_to(self.files.real)
+        except (OSError, RuntimeError, ValueError):
+            self._problem(name, "points outside the deal folder (a link?); copy the content "
+                          "into the deal folder instead")  # fmt: skip
+            return False
+        if inside.parts[:1] == (INTERNAL_DIR,):
+            self._problem(name, f"points to {inside.as_posix()}, which is seller-only "
+                          "(internal/) and never published")  # fmt: skip
+            return False
+        return path.is_dir()
+
+    def _collect_assets(self) -> None:
+        try:
+            assets, refused = self.files.assets()
+        except Refused as refusal:
+            self._problem(ASSETS_DIR, str(refusal))
+            return
+        for name, reason in refused:
+            self._problem(name, reason)
+        for name in assets:
+            if not self.options.allow_raw_html and Path(name).suffix.lower() in ACTIVE_SUFFIXES:
+                self._problem(name, "is a web page or script, which would run in the deal room; "
+                              "link a PDF or an image instead (or set allow_raw_html)")  # fmt: skip
+            else:
+                self.assets.append(name)
+
+    def _problem(self, name: str, message: str, line: int | None = None) -> None:
+        self.problems.append(Problem(self._shown(name), message, line=line))
+
+    def _shown(self, name: str) -> str:
+        return shown_path(self.files.folder / name, self.display_root)
 
 
-def _read_text(path: Path, problems: list[Problem], display_root: Path | None) -> str | None:
-    """The file's text, or None after recording why it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        reason = f"is not UTF-8 text (byte {error.start}); save it with UTF-8 encoding"
-    except OSError as error:
-        reason = f"cannot be read: {error.strerror}"
-    problems.append(Problem(shown_path(path, display_root), reason))
+def _first_heading(markdown: str) -> str | None:
+    """The text of the first `# Heading` (no regular expression: lines can be huge)."""
+    for line in markdown.split("\n"):
+        if line.startswith("# ") or line.startswith("#\t"):
+            text = line[2:].strip().rstrip("#").strip()
+            if text:
+                return text
     return None
+
+
+def _title_from_name(src_uri: str) -> str:
+    stem = src_uri.rsplit("/", 1)[-1].removesuffix(".md")
+    return stem.replace("-", " ").replace("_", " ").capitalize()
 
 
 def shown_path(path: Path, display_root: Path | None) -> str:

@@ -85,7 +85,10 @@ def _percent(value: Any) -> Any:
 
 Word = BeforeValidator(_normalise_word)
 Text = Annotated[str, Field(min_length=1)]
-Money = Annotated[float, Field(ge=0, description="an amount in the deal's currency")]
+# Far above any real deal in any currency, low enough that no sum, product or ratio of
+# amounts over ten years can overflow.
+MAX_AMOUNT = 1e15
+Money = Annotated[float, Field(ge=0, le=MAX_AMOUNT, description="an amount in the deal's currency")]
 Step = Annotated[Literal[SALES_STEPS], Word]  # type: ignore[valid-type]
 Side = Annotated[Literal[SIDES], Word]  # type: ignore[valid-type]
 Role = Annotated[Literal[ROLES], Word]  # type: ignore[valid-type]
@@ -97,7 +100,9 @@ Decision = Annotated[Literal[DECISIONS], Word, BeforeValidator(_yes_no)]  # type
 class Model(BaseModel):
     # Unknown keys are reported as warnings with a suggestion by `loading.py`, which walks
     # the raw YAML against these classes; here they are simply ignored.
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 def _name_shorthand(value: Any) -> Any:

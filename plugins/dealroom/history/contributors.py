@@ -166,20 +166,32 @@ def _commits_by_deal(
 ) -> list[tuple[Commit, dict[str, list[str]], bool]]:
     """Each commit with the published sections it changed per deal, and whether it also
     touched any other deal folder (built or not, published files or not). Walking newest
-    to oldest, a rename teaches the older path its new home, so history survives moves."""
+    to oldest, a rename teaches the older path its new home, so history survives moves;
+    but a file that moved in from another deal brings none of that deal's history, unless
+    the whole deal folder moved (its deal.yml with it)."""
     moved: dict[str, str] = {}  # old repository path -> current repository path
     result = []
     for commit in history.commits:
         touched: dict[str, list[str]] = defaultdict(list)
         folders: set[str] = set()
+        renamed_deals = {
+            (_deal_of(change.old_path, history.prefix), _deal_of(change.path, history.prefix))
+            for change in commit.files
+            if change.old_path and PurePosixPath(change.path).name == DEAL_FILE
+        }
         for change in commit.files:
             current = moved.get(change.path, change.path)
             if change.old_path:
-                moved[change.old_path] = current
-            inside = relative_to(current, history.prefix) if history.prefix else current
-            if inside is None or "/" not in inside:
+                route = (_deal_of(change.old_path, history.prefix),
+                         _deal_of(change.path, history.prefix))  # fmt: skip
+                if route[0] == route[1] or route in renamed_deals:
+                    moved[change.old_path] = current
+                elif route[0] is not None:
+                    folders.add(route[0])  # the move itself touched the other deal too
+            slug = _deal_of(current, history.prefix)
+            if slug is None:
                 continue
-            slug, path = inside.split("/", 1)
+            path = _inside(current, history.prefix).split("/", 1)[1]  # type: ignore[union-attr]
             folders.add(slug)
             if slug in slugs:
                 touched[slug] += _published_sections(path, change.sections)
@@ -187,6 +199,18 @@ def _commits_by_deal(
         if touched:
             result.append((commit, touched, len(folders) > 1))
     return result
+
+
+def _inside(path: str, prefix: str) -> str | None:
+    return relative_to(path, prefix) if prefix else path
+
+
+def _deal_of(path: str | None, prefix: str) -> str | None:
+    """The deal folder a repository path lies in (None outside the deals folder)."""
+    inside = _inside(path, prefix) if path else None
+    if inside is None or "/" not in inside:
+        return None
+    return inside.split("/", 1)[0]
 
 
 def _published_sections(path: str, sections: tuple[str, ...]) -> list[str]:

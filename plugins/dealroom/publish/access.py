@@ -14,6 +14,7 @@ nginx checks the password on every request, assets included (see README, "Publis
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ import bcrypt
 import yaml
 from xkcdpass import xkcd_password
 
+from ..deal.files import Refused, read_text
+from ..deal.yamlfile import YamlProblem, load_yaml
+
 ACCESS_FILE = "access.yml"
 TEAM_ACCESS_FILE = "team-access.yml"
 CREDENTIALS_DIR = ".dealroom"
@@ -31,6 +35,10 @@ TEAM = "team"  # the credentials file's key for the seller team
 BCRYPT_COST = 5  # ~2 ms per check in nginx; see README for the trade-off
 PASSPHRASE_WORDS = 5
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# What `hash_password` writes; anything else in an access file (a typo, a stray colon or
+# line break that would add a line to the password file) is refused.
+HASH_PATTERN = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+MAX_ACCESS_FILE = 1_000_000
 
 
 class AccessError(Exception):
@@ -56,15 +64,25 @@ class AccessList:
 
     @classmethod
     def load(cls, path: Path) -> AccessList:
-        if not path.is_file():
+        """The access file at `path` (empty if there is none). Raises `AccessError`
+        naming the file for anything but a well-formed file of its own: a link could
+        grant one deal's viewers another deal."""
+        if path.is_symlink():
+            raise AccessError(f"{path}: is a link; keep the deal's own access file there")
+        if not path.exists():
             return cls(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            viewers = [Viewer(**entry) for entry in data.get("viewers") or []]
-            salt = str(data.get("encryption_salt") or "")
-        except (yaml.YAMLError, TypeError, AttributeError) as error:
-            raise AccessError(f"{path}: not a valid access file ({error})") from None
-        return cls(path, viewers, salt)
+            data = load_yaml(read_text(path, MAX_ACCESS_FILE)).data or {}
+        except Refused as refusal:
+            raise AccessError(f"{path}: {refusal}") from None
+        except YamlProblem as problem:
+            raise AccessError(f"{path}:{problem.line}: {problem}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("viewers") or [], list):
+            raise AccessError(f"{path}: not an access file (expected 'viewers:' with a list)")
+        viewers = [
+            _viewer(path, index, entry) for index, entry in enumerate(data.get("viewers") or [])
+        ]
+        return cls(path, viewers, str(data.get("encryption_salt") or ""))
 
     def save(self) -> None:
         header = "# Managed by `dealroom access`: password hashes only, never passwords.\n"
@@ -79,6 +97,32 @@ class AccessList:
     def htpasswd(self) -> str:
         """Apache/nginx htpasswd lines for these viewers."""
         return "".join(f"{viewer.username}:{viewer.hash}\n" for viewer in self.viewers)
+
+
+def _viewer(path: Path, index: int, entry: object) -> Viewer:
+    where = f"{path}: viewers[{index}]"
+    if not isinstance(entry, dict):
+        raise AccessError(f"{where}: expected username, name and hash")
+    username, hashed = str(entry.get("username", "")), str(entry.get("hash", ""))
+    if not USERNAME_PATTERN.match(username):
+        raise AccessError(f"{where}.username: '{username}' is not a valid username")
+    if not HASH_PATTERN.match(hashed):
+        raise AccessError(
+            f"{where}.hash: not a bcrypt hash written by dealroom; run "
+            f"`dealroom access rotate {username}` to set a new password"
+        )
+    name, added = str(entry.get("name") or ""), str(entry.get("added") or "")
+    return Viewer(username, name, hashed, bool(entry.get("forwardable")), added)
+
+
+def grants(scope: str, access: AccessList) -> set[str]:
+    """Who `access` lets in, as fingerprints (scope, username, password hash): a revoked
+    viewer's fingerprint disappears, a rotated one's changes. Kept with each release so
+    that no kept or rolled-back version grants what has since been taken away."""
+    return {
+        hashlib.sha256(f"{scope}\0{viewer.username}\0{viewer.hash}".encode()).hexdigest()[:32]
+        for viewer in access.viewers
+    }
 
 
 def hash_password(password: str, cost: int = BCRYPT_COST) -> str:
@@ -106,8 +150,12 @@ class Credentials:
     def load(self) -> dict[str, dict[str, str]]:
         if not self.path.is_file():
             return {}
-        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
-        return {str(scope): dict(users or {}) for scope, users in data.items()}
+        try:
+            data = load_yaml(read_text(self.path, MAX_ACCESS_FILE)).data or {}
+            return {str(scope): {str(u): str(p) for u, p in (users or {}).items()}
+                    for scope, users in data.items()}  # fmt: skip
+        except (Refused, YamlProblem, AttributeError) as error:
+            raise AccessError(f"{self.path}: not a valid credentials file ({error})") from None
 
     def set(self, scope: str, username: str, password: str | None) -> None:
         data = self.load()

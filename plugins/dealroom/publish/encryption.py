@@ -23,6 +23,7 @@ import hashlib
 import json
 import mimetypes
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,12 @@ UNLOCK_SCRIPT = "dealroom/unlock.js"
 BLOBS_DIR = "dealroom/blobs"
 SEARCH_INDEX = "search/search_index.json"
 TEMPLATES = Path(__file__).parent / "templates"
+# The policy a built page carries (build/csp.py), repeated on its password page.
+_POLICY = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
+LOCKED_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'self'"
+)
 
 
 def b64(data: bytes) -> str:
@@ -121,12 +128,17 @@ def encrypt_site(site: Path, keys: SiteKeys, deal_assets: list[str]) -> None:
     for page in sorted(site.rglob("*.html")):
         depth = len(page.relative_to(site).parts) - 1
         root = "../" * depth
-        payload = {"html": page.read_text(encoding="utf-8"), "blobs": blobs}
+        html = page.read_text(encoding="utf-8")
+        payload = {"html": html, "blobs": blobs}
         envelope = encrypt(content_key, json.dumps(payload).encode())
+        policy = _POLICY.search(html)
         page.write_text(
-            locked.render(root=root, envelope=json.dumps(envelope), unlock=UNLOCK_SCRIPT),
+            locked.render(
+                root=root, envelope=json.dumps(envelope), unlock=UNLOCK_SCRIPT,
+                policy=policy.group(1) if policy else LOCKED_POLICY,
+            ),
             encoding="utf-8",
-        )
+        )  # fmt: skip
     script = site / UNLOCK_SCRIPT
     script.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(TEMPLATES / "unlock.js", script)

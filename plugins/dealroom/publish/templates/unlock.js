@@ -6,6 +6,7 @@
   const root = new URL(document.documentElement.dataset.root || "./", location.href);
   const storageKey = "dealroom-key:" + root.pathname;
   const associatedData = new TextEncoder().encode("dealroom:1");
+  const activeTypes = /^(text\/html|image\/svg|application\/(xhtml\+)?xml|text\/xml)/;
   const form = document.getElementById("dealroom-unlock");
   const password = document.getElementById("dealroom-password");
   const remember = document.getElementById("dealroom-remember");
@@ -71,6 +72,11 @@
       const url = URL.createObjectURL(new Blob([fromBase64(file.content)], { type: file.type }));
       for (const element of users) {
         element.setAttribute(element.hasAttribute("src") ? "src" : "href", url);
+        // A drawing or page opened from a blob: URL would run with this site's origin:
+        // links to such files download them instead.
+        if (element.tagName === "A" && activeTypes.test(file.type)) {
+          element.setAttribute("download", asset.split("/").pop());
+        }
       }
     }
 

@@ -1,0 +1,57 @@
+"""Run the root `mkdocs build` for the CLI and for publishing, and return what became of
+every deal. `dealroom check` and `dealroom publish` use the very build `mkdocs build`
+runs, so a deal `check` calls ok is a deal that builds, with the same messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+from mkdocs.exceptions import Abort, ConfigurationError, PluginError
+
+from ..deal.loading import DealFolder
+from ..history.contributors import ContributorLog
+from .project import DealReport
+
+
+class BuildError(Exception):
+    """The project could not be built at all (no dealroom plugin, a broken mkdocs.yml)."""
+
+
+@dataclass
+class BuildResult:
+    deals: list[DealFolder]  # the deals whose sites were built
+    reports: dict[str, DealReport]  # every deal: problems, warnings, built
+    deals_dir: Path
+    logs: dict[str, ContributorLog] = field(default_factory=dict)
+    rules: object = None  # the scoring rules mkdocs.yml sets (seller/scoring.ScoringRules)
+
+
+def build_project(
+    config_file: Path,
+    site_dir: Path,
+    *,
+    deals: Iterable[str] = (),
+    missing_markers: str | None = None,
+) -> BuildResult:
+    """Build the project at `config_file` into `site_dir` (only `deals`, if given)."""
+    try:
+        config = load_config(str(config_file), site_dir=str(site_dir))
+    except (ConfigurationError, Abort) as error:
+        raise BuildError(f"{config_file}: {error}") from None
+    plugin = config.plugins.get("dealroom")
+    if plugin is None:
+        raise BuildError(f"{config_file} does not use the dealroom plugin")
+    if deals:
+        plugin.config.deals = list(deals)
+    if missing_markers is not None:
+        plugin.config.missing_markers = missing_markers
+    try:
+        build(config)
+    except (Abort, PluginError, ConfigurationError) as error:
+        raise BuildError(f"the build stopped: {error}") from None
+    deals_dir = Path(plugin.config.deals_dir or config.docs_dir)
+    return BuildResult(plugin.deals, plugin.reports, deals_dir, plugin.logs, plugin.rules)

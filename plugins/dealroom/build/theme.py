@@ -1,0 +1,103 @@
+"""One theme environment per run: the user's theme plus dealroom's templates.
+
+Compiling Material's templates and listing its ~14k theme files is the expensive,
+deal-independent part of building a deal site, so `SharedTheme` does it once per run;
+every deal site of the run (each in its own worker process, forked after `warm()`)
+starts with the compiled templates already in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from mkdocs.theme import Theme
+
+TEMPLATES_DIR = str(Path(__file__).parent.parent / "templates")
+
+# What every deal site renders: its pages, the 404 page and the sitemap.
+WARM_ROOTS = (
+    "dealroom/page.html",
+    "404.html",
+    "sitemap.xml",
+    *(f"dealroom/sections/{kind}.html" for kind in
+      ("overview", "business-case", "mutual-action-plan", "approach", "context", "contributors")),
+)  # fmt: skip
+
+
+class _ListingCacheLoader(jinja2.FileSystemLoader):
+    """Lists the theme's files once, since MkDocs asks for the listing on every build.
+    Hidden paths (Material's ~14k `.icons/` files) are left out of the listing: MkDocs
+    never copies them, and filtering them out again for every deal is most of the cost.
+    Templates still load them by name."""
+
+    def __init__(self, searchpath: list[str]) -> None:
+        super().__init__(searchpath)
+        self._listing: list[str] | None = None
+
+    def list_templates(self) -> list[str]:
+        if self._listing is None:
+            self._listing = [
+                name
+                for name in super().list_templates()
+                if not name.startswith(".") and "/." not in name
+            ]
+        return self._listing
+
+
+def _autoescape(template_name: str | None) -> bool:
+    # Material's own templates expect no autoescaping; ours always escape user text.
+    return bool(template_name and template_name.startswith("dealroom/"))
+
+
+class SharedTheme(Theme):
+    """The user's theme plus dealroom's templates, with one Jinja environment that all
+    deal sites of a run reuse (templates are compiled once, files listed once)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._env: jinja2.Environment | None = None
+
+    @classmethod
+    def extending(cls, theme: Theme) -> SharedTheme:
+        values = dict(theme.items())
+        name = values.pop("name")
+        locale = str(values.pop("locale"))
+        shared = cls(
+            name, custom_dir=theme.custom_dir, static_templates=theme.static_templates,
+            locale=locale, **values,
+        )  # fmt: skip
+        # After the user's custom_dir and the theme, so `theme_overrides/dealroom/...` wins.
+        shared.dirs.append(TEMPLATES_DIR)
+        return shared
+
+    def get_env(self) -> jinja2.Environment:
+        if self._env is None:
+            env = super().get_env()
+            env.loader = _ListingCacheLoader(self.dirs)
+            env.autoescape = _autoescape
+            self._env = env
+        return self._env
+
+    def warm(self, roots: tuple[str, ...] = WARM_ROOTS) -> None:
+        """Compile the templates a deal site renders (`roots` and everything they
+        include, extend or import by name), so that worker processes forked afterwards
+        share them instead of each compiling its own."""
+        env = self.get_env()
+        pending, seen = list(roots), set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                template = env.get_template(name)
+                source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+                pending += [
+                    found for found in meta.find_referenced_templates(env.parse(source)) if found
+                ]
+            except jinja2.TemplateError:
+                continue  # compiled when (and if) a page uses it
+            del template

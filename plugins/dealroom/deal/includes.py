@@ -1,0 +1,106 @@
+"""Snippet includes (`--8<--`, pymdownx.snippets) expanded when a deal is loaded.
+
+Includes are resolved here, once, by pymdownx's own preprocessor, with one change:
+every path it would open goes through the deal's confinement rule (`DealFiles`), and
+every byte it reads counts against the page's size budget. The deal site is then built
+from the expanded text without the snippets extension, so nothing at build time reads
+a file of the deal folder, and `dealroom check` sees every include problem the build
+would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import markdown
+from pymdownx.snippets import SnippetExtension, SnippetMissingError, SnippetPreprocessor
+
+from .files import DealFiles, Refused
+
+SNIPPETS = "pymdownx.snippets"
+# Options dealroom decides whatever mkdocs.yml says: no downloads, no base paths outside
+# the deal, no automatic appends, and a missing include is an error.
+FORCED = {"url_download": False, "auto_append": [], "check_paths": True, "base_path": ["."]}
+
+
+class IncludeError(Exception):
+    """An include that cannot be expanded: `target` as written, and why."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"include '{target}' {reason}")
+        self.target = target
+
+
+@dataclass
+class _Budget:
+    remaining: int
+    limit: int
+    files: list[str] = field(default_factory=list)
+
+
+class _ConfinedSnippets(SnippetPreprocessor):
+    def __init__(self, config: dict[str, Any], md: markdown.Markdown, files: DealFiles,
+                 budget: _Budget) -> None:  # fmt: skip
+        super().__init__(config, md)
+        self.files = files
+        self.budget = budget
+        self.wanted: dict[str, str] = {}  # resolved path -> the target as written
+
+    def get_snippet_path(self, path: str) -> str | None:
+        try:
+            real = str(self.files.published(path))
+        except Refused as refusal:
+            if str(refusal) == "does not exist":
+                return None  # pymdownx reports it (check_paths), with the target
+            raise IncludeError(path, str(refusal)) from None
+        self.wanted[real] = path
+        return real
+
+    def read_lines(self, path: str) -> list[str]:
+        target = self.wanted.get(path, path)
+        try:
+            text = self.files.read_published(target, self.budget.remaining)
+        except Refused as refusal:
+            if "max_file_size" in str(refusal):
+                reason = f"makes the page larger than {self.budget.limit:,} bytes (max_file_size)"
+                raise IncludeError(target, reason) from None
+            raise IncludeError(target, str(refusal)) from None
+        self.budget.remaining -= len(text.encode())
+        self.budget.files.append(target)
+        return text.split("\n") if text else []
+
+
+@dataclass(frozen=True)
+class Expanded:
+    text: str
+    included: tuple[str, ...]  # deal-relative files the text pulled in
+
+
+def expand_includes(
+    text: str, files: DealFiles, options: dict[str, Any], max_bytes: int
+) -> Expanded:
+    """`text` with its includes expanded; raises `IncludeError` naming the include."""
+    extension = SnippetExtension(**{**_user_options(options), **FORCED})
+    md = markdown.Markdown()
+    budget = _Budget(max_bytes - len(text.encode()), max_bytes)
+    preprocessor = _ConfinedSnippets(extension.getConfigs(), md, files, budget)
+    try:
+        lines = preprocessor.run(text.split("\n"))
+    except SnippetMissingError as error:
+        target = str(error).partition("'")[2].rpartition("'")[0]
+        raise IncludeError(target, "does not exist in the deal folder") from None
+    return Expanded("\n".join(lines), tuple(budget.files))
+
+
+def include_line(text: str, target: str) -> int | None:
+    """The line of `text` that includes `target` (1-based), for error messages."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if "-8<-" in line and target in line:
+            return number
+    return None
+
+
+def _user_options(options: dict[str, Any]) -> dict[str, Any]:
+    known = SnippetExtension().getConfigs()
+    return {key: value for key, value in options.items() if key in known}
