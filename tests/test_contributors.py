@@ -499,6 +499,37 @@ def test_history_survives_renaming_the_deal_folder_and_a_page(tmp_path: Path) ->
     assert "Thinly threaded: 2 people on the buyer side, all in one role (Champion)." in text
 
 
+def test_a_page_moved_in_from_another_deal_brings_none_of_that_deals_history(
+    tmp_path: Path,
+) -> None:
+    repo = init_repo(tmp_path / "repo")
+    project = write_project(repo)
+    other = make_deal(customer={"name": "OtherCoQM", "domains": ["otherco.example"]})
+    olga = ("Olga ContactQM", "olga@otherco.example")
+    edit(project, "otherco", other, {"context/terms.md": "# Terms\n\n## OtherCoQM clauses\n\nx\n"})
+    commit(repo, "Terms agreed with OtherCoQM", author=olga, date="2026-10-01")
+    edit(project, "fjordline", deal_with_people())
+    commit(repo, "Start the deal", author=TOM, date="2026-10-02")
+    edit(project, "otherco", other, {"context/terms.md": "# Terms\n\n## Clauses\n\nx\n"})
+    commit(repo, "Neutral heading for reuse QMSUBJECT", author=olga, date="2026-10-03")
+    (project / "deals" / "fjordline" / "context").mkdir()
+    git(repo, "mv", "deals/otherco/context/terms.md", "deals/fjordline/context/terms.md")
+    commit(repo, "Reuse the terms page", author=TOM, date="2026-10-05")
+    site = run_build(project)
+
+    fjordline = "\n".join(
+        path.read_text(encoding="utf-8", errors="replace")
+        for path in (site / "fjordline").rglob("*") if path.is_file()
+    )  # fmt: skip
+    for canary in ("OtherCoQM", "Olga", "QMSUBJECT", "otherco"):
+        assert canary not in fjordline, canary
+    rows = timeline(site, "fjordline")
+    assert [row["note"] for row in rows] == ["", "Start the deal"]  # the move: no message
+    assert rows[0]["changed"] == "Terms" and rows[0]["person"] == "Tom Ashby"
+    # The history stays where it happened, with the deal it happened in.
+    assert "Olga ContactQM" in contributors_text(site, "otherco")
+
+
 # --- 8: shallow clones -------------------------------------------------------------------
 
 

@@ -221,3 +221,55 @@ def test_a_revoked_viewer_cannot_open_the_next_release(
     assert len(keys["slots"]) == 1
     assert all(_open(derive_key(passwords["ana"], salt), slot) is None for slot in keys["slots"])
     assert any(_open(derive_key(passwords["team"], salt), slot) for slot in keys["slots"])
+
+
+def _break(project: Path) -> None:
+    deal_yml = project / "deals" / "qz" / "deal.yml"
+    deal_yml.write_text(deal_yml.read_text().replace("stage: 3", "stage: 9"))
+
+
+def test_a_deal_that_fails_to_build_keeps_its_release_while_access_is_unchanged(
+    published: Path, project: Path
+) -> None:
+    out = published.parent.parent
+    keys_before = (published / "qz" / "dealroom-keys.json").read_bytes()
+    _break(project)
+    result = publish(project / "mkdocs.yml", out, mode="encrypted")
+    assert result.kept == ["qz"] and result.withdrawn == []
+    assert (out / "current/sites/qz/dealroom-keys.json").read_bytes() == keys_before
+
+
+@pytest.mark.parametrize("change", ["revoke", "rotate", "revoke-team"])
+def test_a_deal_that_fails_to_build_is_withdrawn_once_access_was_taken_away(
+    published: Path, project: Path, change: str
+) -> None:
+    from dealroom.publish.access import revoke_viewer, rotate_password
+
+    out = published.parent.parent
+    deals = project / "deals"
+    if change == "revoke":
+        revoke_viewer(project, Scope.of(project, deals, "qz"), "ana")
+    elif change == "rotate":
+        rotate_password(project, Scope.of(project, deals, "qz"), "ana")
+    else:
+        revoke_viewer(project, Scope.of(project, deals, None), "team")
+    _break(project)
+    result = publish(project / "mkdocs.yml", out, mode="encrypted")
+    assert result.withdrawn == ["qz"] and result.kept == []
+    assert not (out / "current" / "sites" / "qz").exists()
+
+
+def test_rollback_leaves_offline_a_deal_whose_old_key_slots_were_revoked(
+    published: Path, project: Path
+) -> None:
+    from dealroom.publish.access import revoke_viewer
+    from dealroom.publish.releases import rollback
+
+    out = published.parent.parent
+    revoke_viewer(project, Scope.of(project, project / "deals", "qz"), "ana")
+    publish(project / "mkdocs.yml", out, mode="encrypted")
+    result = rollback(out)
+    assert "qz" in result.withdrawn and "revoked" in result.withdrawn["qz"]
+    assert not (out / "current" / "sites" / "qz").exists()
+    for path in (out / "current").rglob("*"):  # nothing there that the old password opens
+        assert not path.name.endswith("dealroom-keys.json")

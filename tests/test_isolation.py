@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import make_deal, run_build, site_files, text_of, write_deal
+from conftest import make_deal, run_build, site_files, text_of, write_deal, write_project
 
 
 def canary_deal(tag: str) -> tuple[dict, dict[str, str], list[str]]:
@@ -234,3 +234,80 @@ def test_symlink_into_another_deal_is_refused(project: Path, mkdocs_logs) -> Non
     errors = " ".join(r.getMessage() for r in mkdocs_logs.records if r.levelname == "ERROR")
     assert "deals/thief/context/stolen.md: points outside the deal folder" in errors
     assert (site / "victim" / "context" / "secret" / "index.html").is_file()
+
+
+# --- seller HTML and the content security policy -----------------------------------------
+
+RAW_HTML = """# Approach
+
+<script>alert("inline")</script>
+<img src="x.png" onerror="alert('img')"> <iframe src="https://evil.example/"></iframe>
+<form action="https://evil.example/"><input name="q"></form>
+<a href="javascript:alert('href')">a link</a> and [a Markdown link](javascript:alert('md'))
+<style>body { background: url(https://evil.example/x) }</style>
+
+A paragraph with <kbd>Ctrl</kbd>, <sup>2</sup> and <mark>marked</mark> text.
+{: onclick="alert('attr')" style="position: fixed" }
+
+| Left | Right |
+|:-----|------:|
+| a    | b     |
+"""
+
+
+def _article(page: Path) -> str:
+    text = page.read_text()
+    return text[text.index("<article") : text.index("</article>")]
+
+
+def test_seller_html_is_sanitized_unless_allowed(tmp_path: Path) -> None:
+    for allow in (False, True):
+        project = write_project(tmp_path / f"allow-{allow}", allow_raw_html=allow)
+        write_deal(project / "deals", "raw", make_deal(), files={"approach.md": RAW_HTML})
+        article = _article(run_build(project) / "raw" / "approach" / "index.html")
+        dangerous = ("<script", "onerror=", "onclick=", "<iframe", "<form", "<style",
+                     "javascript:", "evil.example", "position: fixed")  # fmt: skip
+        for needle in dangerous:
+            assert (needle in article) == allow, (allow, needle)
+        for kept in ("<kbd>Ctrl</kbd>", "<sup>2</sup>", "<mark>marked</mark>",
+                     'style="text-align: right', 'href="#approach"'):  # fmt: skip
+            assert kept.replace(" ", "") in article.replace(" ", ""), (allow, kept)
+
+
+INLINE_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.DOTALL)
+
+
+def _policy_hashes(page: str) -> set[str]:
+    head = page[: page.index("</head>")]
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', head)
+    assert policy, "no policy in <head>"
+    assert head.index(policy.group(0)) < head.index("<meta charset"), "policy must come first"
+    assert "'unsafe-inline'" not in policy.group(1).split("style-src")[0]
+    return set(re.findall(r"'sha256-([^']+)'", policy.group(1)))
+
+
+def test_every_page_allows_the_themes_scripts_and_never_the_sellers(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
+    project = write_project(tmp_path / "p", allow_raw_html=True)
+    seller_script = "alert('seller')"
+    write_deal(project / "deals", "raw", make_deal(),
+               files={"approach.md": f"# A\n\n<script>{seller_script}</script>\n"})  # fmt: skip
+    site = run_build(project)
+    pages = list((site / "raw").rglob("*.html"))
+    assert len(pages) >= 5 and (site / "raw" / "404.html") in pages
+    for page in pages:
+        text = page.read_text()
+        hashes = _policy_hashes(text)
+        for attributes, body in INLINE_SCRIPT.findall(text):
+            if "src=" in attributes or "application/json" in attributes:
+                continue
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            assert (digest in hashes) == (seller_script not in body), (page, body[:60])
+
+
+def test_the_preview_under_serve_has_no_policy_for_live_reload(project: Path) -> None:
+    write_deal(project / "deals", "fjordline", make_deal())
+    site = run_build(project, command="serve")
+    assert "Content-Security-Policy" not in (site / "fjordline" / "index.html").read_text()

@@ -813,3 +813,106 @@ def test_context_page_that_is_not_utf8_is_a_problem(tmp_path: Path) -> None:
     [problem] = info.value.problems
     assert problem.file == f"{SLUG}/context/legacy.md"
     assert_plain(problem)
+
+
+# --- YAML that could make loading slow, huge or ambiguous -------------------------------
+
+REFUSED_YAML = {
+    # text after MINIMAL -> (line, column, field, message start)
+    "alias": ("notes: &n [a]\ninternal: *n\n", (5, 8, "notes", "anchors and aliases")),
+    "recursive": ("internal: &a [*a]\n", (5, 11, "internal", "anchors and aliases")),
+    "merge": ("internal:\n  <<: {a: 1}\n  b: &x 2\n", (7, 6, "internal.b", "anchors")),
+    "complex-key": ("? [a, b]\n: c\n", (5, 3, "", "a key must be a plain name")),
+    "mapping-key": ("internal:\n  ? {a: 1}\n  : c\n", (6, 5, "internal", "a key must")),
+    "deep": ("internal: " + "[" * 30 + "]" * 30 + "\n", (5, 34, "internal[0][0]", "nested")),
+    "duplicate": (
+        "summary: a\nsummary: b\n",
+        (6, 1, "summary", "duplicate key 'summary': it is also on line 5"),
+    ),
+    "nested-duplicate": (
+        "business_case:\n  problem:\n    statement: a\n    statement: b\n",
+        (
+            8,
+            5,
+            "business_case.problem.statement",
+            "duplicate key 'statement': it is also on line 7",
+        ),
+    ),
+    "python-tag": ("summary: !!python/name:os.system\n", (5, 10, "summary", "tags such as")),
+    "huge-int": ("deal_value: " + "9" * 5000 + "\n", (5, 13, "deal_value", "not a usable number")),
+}
+
+
+@pytest.mark.parametrize("text, where", REFUSED_YAML.values(), ids=REFUSED_YAML.keys())
+def test_yaml_that_could_blow_up_is_refused_with_line_and_field(
+    tmp_path: Path, text: str, where: tuple
+) -> None:
+    [problem] = errors(tmp_path, MINIMAL + text)
+    line, column, field, message = where
+    assert (problem.line, problem.column, problem.field) == (line, column, field), problem
+    assert problem.message.startswith(message), problem
+    assert_plain(problem)
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    # Nine levels of nine aliases each: 387 million strings if expanded.
+    levels = "".join(f"l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]\n" for n in range(1, 9))
+    [problem] = errors(tmp_path, MINIMAL + "l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + levels)
+    assert problem.line == 5 and "anchors and aliases" in problem.message
+
+
+def test_front_matter_is_read_with_the_same_bounds_and_gives_the_title(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path, MINIMAL, files={"context/it.md": "---\ntitle: IT and security\n---\n# Other\n"}
+    )
+    assert loaded.titles == {"context/it.md": "IT and security"}
+    assert loaded.context_pages == {"context/it.md": "# Other\n"}
+    [problem] = errors(tmp_path, MINIMAL, files={"context/x.md": "---\na: 1\na: 2\n---\n"})
+    assert (problem.file, problem.line) == (f"{SLUG}/context/x.md", 3)
+    assert "duplicate key 'a'" in problem.message
+
+
+# --- the confinement rule ----------------------------------------------------------------
+
+
+def test_the_rule_publishes_only_published_paths_by_their_real_location(tmp_path: Path) -> None:
+    from dealroom.deal.files import DealFiles, Refused
+
+    folder = write_deal(tmp_path, MINIMAL, files={
+        "approach.md": "a", "business-case.md": "b", "context/legal.md": "c",
+        "assets/d/x.png": "x", "internal/n.md": "n", "notes.md": "s", "access.yml": "v",
+    })  # fmt: skip
+    links = {
+        "context/to-approach.md": "../approach.md",  # inside, to a published file
+        "assets/to-internal.png": "../internal/n.md",
+        "context/to-deal.md": "../deal.yml",
+        "context/to-access.md": "../access.yml",
+        "context/to-stray.md": "../notes.md",
+        "assets/to-outside.txt": str(tmp_path),
+    }
+    for name, target in links.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).symlink_to(target)
+    files = DealFiles.of(folder)
+    allowed = ["approach.md", "business-case.md", "context/legal.md", "assets/d/x.png",
+               "context/to-approach.md", "context/../approach.md"]  # fmt: skip
+    for name in allowed:
+        assert files.published(name).is_relative_to(folder.resolve()), name
+    refused = {
+        "deal.yml": "is a file that is never published",
+        "access.yml": "is a file that is never published",
+        "internal/n.md": "is a file that is seller-only",
+        "notes.md": "is a file that is not published",
+        "assets/to-internal.png": "points to internal/n.md, which is seller-only",
+        "context/to-deal.md": "points to deal.yml, which is never published",
+        "context/to-access.md": "points to access.yml, which is never published",
+        "context/to-stray.md": "points to notes.md, which is not published",
+        "assets/to-outside.txt": "points outside the deal folder",
+        "..": "points outside the deal folder",
+        "/etc/passwd": "points outside the deal folder",
+        "assets/d": "is not a regular file",
+        "context/none.md": "does not exist",
+    }
+    for name, reason in refused.items():
+        with pytest.raises(Refused, match=re.escape(reason)):
+            files.published(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import os
+import re
 import shutil
 import socket
 import stat
@@ -373,3 +374,113 @@ def test_host_command_serves_the_publish_directory(project: Path, served_dir: Pa
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# --- revocation always wins ----------------------------------------------------------------
+
+
+def break_deal(project: Path, slug: str) -> None:
+    deal_yml = project / "deals" / slug / "deal.yml"
+    deal_yml.write_text(deal_yml.read_text().replace("stage: 3", "stage: 9"))
+
+
+def test_a_deal_that_fails_to_build_keeps_its_pages_only_under_the_new_access_list(
+    published, project: Path
+) -> None:
+    out, host, passwords = published
+    scope = Scope.of(project, project / "deals", "deal-one")
+    revoke_viewer(project, scope, "ana")
+    new_fwd = rotate_password(project, scope, "fwd")
+    break_deal(project, "deal-one")
+    result = publish(project / "mkdocs.yml", out)
+    assert result.kept == ["deal-one"] and result.published == ["deal-two"]
+    assert "stage" in result.reasons["deal-one"]
+    files = deal_files(out, "deal-one")
+    for path in files:  # the old pages, every one of them closed to the revoked passwords
+        assert host.get(path, "ana", passwords["ana"])[0] == 401, path
+        assert host.get(path, "fwd", passwords["fwd"])[0] == 401, path
+        assert host.get(path, "fwd", new_fwd)[0] == 200, path
+    status, _, body = host.get("/deal-one/", "team", passwords["team"])
+    assert status == 200 and b"SummaryONE" in body
+
+
+def test_rollback_never_restores_access_revoked_since(published, project: Path) -> None:
+    out, host, passwords = published
+    first = os.readlink(out / "current")
+    revoke_viewer(project, Scope.of(project, project / "deals", "deal-one"), "ana")
+    one = project / "deals" / "deal-one" / "deal.yml"
+    one.write_text(one.read_text().replace("SummaryONE", "SummaryONEv2"))
+    publish(project / "mkdocs.yml", out)
+    assert host.get("/deal-one/", "ana", passwords["ana"])[0] == 401
+    result = rollback(out)
+    assert result.release.name == Path(first).name and result.withdrawn == {}
+    for path in deal_files(out, "deal-one"):
+        assert host.get(path, "ana", passwords["ana"])[0] == 401, path
+    status, _, body = host.get("/deal-one/", "fwd", passwords["fwd"])
+    assert status == 200 and b"SummaryONE" in body and b"SummaryONEv2" not in body
+    assert host.get("/deal-two/", "ben", passwords["ben"])[0] == 200
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "viewers: [unclosed\n",
+        "viewers:\n  - username: 'evil:x'\n    hash: $2y$05$" + "a" * 53 + "\n",
+        'viewers:\n  - username: mallory\n    hash: "$2y$05$' + "a" * 53 + '\\nben:x"\n',
+        "viewers: &v [] \nother: *v\n",
+    ],
+    ids=["yaml", "colon-in-username", "line-break-in-hash", "alias"],
+)
+def test_a_broken_access_file_takes_only_its_own_deal_offline(
+    published, project: Path, broken: str
+) -> None:
+    out, host, passwords = published
+    (project / "deals" / "deal-two" / "access.yml").write_text(broken, encoding="utf-8")
+    result = publish(project / "mkdocs.yml", out)
+    assert result.published == ["deal-one"] and result.withdrawn == ["deal-two"]
+    assert "deals/deal-two/access.yml" in result.reasons["deal-two"]
+    for user in ("ben", "team"):
+        assert host.get("/deal-two/", user, passwords[user])[0] == 401
+    assert host.get("/deal-one/", "ana", passwords["ana"])[0] == 200
+    htpasswd = (out / "current" / "htpasswd").iterdir()
+    assert all(b"mallory" not in path.read_bytes() for path in htpasswd)
+
+
+def test_a_broken_team_access_file_publishes_nothing(published, project: Path) -> None:
+    out, host, passwords = published
+    live = os.readlink(out / "current")
+    (project / "team-access.yml").write_text("viewers: {oops\n", encoding="utf-8")
+    with pytest.raises(PublishError, match=r"team-access\.yml"):
+        publish(project / "mkdocs.yml", out)
+    assert os.readlink(out / "current") == live
+    assert host.get("/deal-one/", "ana", passwords["ana"])[0] == 200
+
+
+def test_the_cli_says_which_deals_stay_online_and_which_are_withdrawn(
+    project: Path, passwords: dict[str, str], served_dir: Path
+) -> None:
+    assert run_cli(["dealroom", "publish", "--out", str(served_dir)], project).returncode == 0
+    break_deal(project, "deal-one")
+    (project / "deals" / "deal-two" / "access.yml").write_text("viewers: [x\n")
+    result = run_cli(["dealroom", "publish", "--out", str(served_dir)], project)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "deal-one: not published (deals/deal-one/deal.yml:" in result.stderr
+    assert "stays online under the current access list" in result.stderr
+    assert "deal-two: WITHDRAWN" in result.stderr and "access.yml" in result.stderr
+
+
+def test_nginx_workers_never_run_as_root(tmp_path: Path) -> None:
+    conf = write_nginx_config(tmp_path / "out", "127.0.0.1:8080", tmp_path / "host")
+    text = conf.read_text()
+    assert "user root" not in text
+    if os.geteuid() == 0:
+        assert re.search(r"^user (www-data|nginx|nobody);$", text, re.M)
+
+
+def test_paths_that_could_end_an_nginx_directive_are_refused(tmp_path: Path) -> None:
+    from dealroom.publish.nginx import NginxError
+
+    with pytest.raises(NginxError, match="nginx paths"):
+        write_nginx_config(tmp_path / "out; evil", "127.0.0.1:8080")
+    with pytest.raises(NginxError, match="--listen"):
+        write_nginx_config(tmp_path / "out", "8080; evil")

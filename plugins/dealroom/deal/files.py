@@ -76,7 +76,9 @@ class DealFiles:
             real = (self.folder / relative).resolve(strict=True)
         except FileNotFoundError:
             raise Refused("does not exist") from None
-        except (RuntimeError, OSError) as error:  # a symlink loop, a path too long
+        except RuntimeError:  # Python before 3.13 reports a loop this way
+            raise Refused("is a link that loops back on itself; remove the link") from None
+        except OSError as error:  # a loop (ELOOP, Python 3.13+), a path too long
             raise Refused(f"cannot be resolved ({_reason(error)}); remove the link") from None
         try:
             inside = PurePosixPath(real.relative_to(self.real).as_posix())

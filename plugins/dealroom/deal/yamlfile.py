@@ -68,9 +68,9 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
         try:
             return super().construct_yaml_int(node)
-        except ValueError as error:  # e.g. more digits than Python converts
+        except ValueError:  # more digits than Python converts
             raise yaml.constructor.ConstructorError(
-                None, None, f"not a usable number ({error})", node.start_mark
+                None, None, "not a usable number (too many digits)", node.start_mark
             ) from None
 
 
