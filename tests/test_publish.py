@@ -71,20 +71,20 @@ def passwords(project: Path) -> dict[str, str]:
 class Host:
     """A real nginx serving a publish directory on a free loopback port."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, domain: str = "") -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.conf = write_nginx_config(out, f"127.0.0.1:{self.port}", out / "test-host")
+        self.conf = write_nginx_config(out, f"127.0.0.1:{self.port}", out / "test-host", domain)
         self.error_log = self.conf.parent / "state" / "error.log"
         # Daemon mode: the command returns once nginx has bound its port.
         subprocess.run([NGINX, "-e", str(self.error_log), "-c", str(self.conf)], check=True)
 
     def get(
-        self, path: str, user: str | None = None, password: str = ""
+        self, path: str, user: str | None = None, password: str = "", host: str = ""
     ) -> tuple[int, dict, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        headers = {}
+        headers = {"Host": host} if host else {}
         if user is not None:
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
@@ -484,3 +484,29 @@ def test_paths_that_could_end_an_nginx_directive_are_refused(tmp_path: Path) -> 
         write_nginx_config(tmp_path / "out; evil", "127.0.0.1:8080")
     with pytest.raises(NginxError, match="--listen"):
         write_nginx_config(tmp_path / "out", "8080; evil")
+
+
+def test_with_a_domain_each_deal_is_an_origin_of_its_own(
+    project: Path, passwords: dict[str, str], served_dir: Path
+) -> None:
+    publish(project / "mkdocs.yml", served_dir, domain="rooms.test")
+    host = Host(served_dir, domain="rooms.test")
+    try:
+        one, two = "deal-one.rooms.test", "deal-two.rooms.test"
+        status, headers, body = host.get("/", "ana", passwords["ana"], host=one)
+        assert status == 200 and b"SummaryONE" in body
+        assert headers["cache-control"] == "private, no-store"
+        assert 'href="business-case/"' in body.decode()  # relative links work at the root
+        for path in deal_files(served_dir, "deal-one"):
+            at_root = path.removeprefix("/deal-one")
+            assert host.get(at_root, "ana", passwords["ana"], host=one)[0] == 200, at_root
+            assert host.get(at_root, "ana", passwords["ana"], host=two)[0] in (401, 404)
+            assert host.get(at_root, host=one)[0] == 401
+        assert host.get("/", "ben", passwords["ben"], host=one)[0] == 401
+        assert host.get("/", "ben", passwords["ben"], host=two)[0] == 200
+        assert host.get("/", "team", passwords["team"], host="nobody.rooms.test")[0] == 401
+        assert host.get("/deal-one/", "team", passwords["team"])[0] == 404  # no shared origin
+        svg = host.get("/sitemap.xml", "ana", passwords["ana"], host=one)[1]
+        assert "sandbox" in svg["content-security-policy"]
+    finally:
+        host.stop()

@@ -315,17 +315,26 @@ out_option = click.option(
 )
 
 
+domain_option = click.option(
+    "--domain",
+    default="",
+    metavar="DOMAIN",
+    help="nginx mode: serve each deal at <slug>.DOMAIN, an origin of its own (hardened).",
+)
+
+
 @main.command("publish")
 @click.option("--mode", type=click.Choice(MODES), default="nginx", show_default=True)
 @click.option("--listen", default="127.0.0.1:8080", show_default=True,
               help="Address for the generated nginx server block.")  # fmt: skip
+@domain_option
 @out_option
 @config_option
-def publish_command(mode: str, listen: str, out: Path, config_file: Path) -> None:
+def publish_command(mode: str, listen: str, domain: str, out: Path, config_file: Path) -> None:
     """Build clean deal sites and make them the live release in OUT."""
     _mkdocs_logging(shown=True)
     with _user_errors():
-        result = publish(config_file, out, mode, listen)
+        result = publish(config_file, out, mode, listen, domain)
     click.echo(f"Published {len(result.published)} deal(s) to {out}/current")
     for slug in result.kept:
         click.echo(f"  {slug}: not published ({result.reasons[slug]}); its last version "
@@ -376,7 +385,8 @@ def rollback(out: Path) -> None:
 @main.command()
 @out_option
 @click.option("--port", type=int, default=8080, show_default=True)
-def host(out: Path, port: int) -> None:
+@domain_option
+def host(out: Path, port: int, domain: str) -> None:
     """Serve OUT with a real nginx on 127.0.0.1 (Ctrl-C stops it)."""
     if not (out / "current").exists():
         raise click.ClickException(f"nothing published in {out}; run `dealroom publish` first")
@@ -386,14 +396,15 @@ def host(out: Path, port: int) -> None:
     if nginx is None:
         raise click.ClickException("nginx is not installed (Debian: apt-get install nginx)")
     with _user_errors():
-        conf = write_nginx_config(out, f"127.0.0.1:{port}", out / "host")
+        conf = write_nginx_config(out, f"127.0.0.1:{port}", out / "host", domain)
         user = worker_user()
     if user and (blocked := unreadable_for_others(out.resolve() / "current")):
         raise click.ClickException(
             f"nginx's workers run as {user}, who cannot enter {blocked}; make it readable "
             "(chmod o+rx) or publish to a folder others can read"
         )
-    click.echo(f"Serving {out}/current on http://127.0.0.1:{port}/<slug>/")
+    where = f"http://<slug>.{domain}:{port}/" if domain else f"http://127.0.0.1:{port}/<slug>/"
+    click.echo(f"Serving {out}/current on {where}")
     os.execv(nginx, [nginx, "-e", str(conf.parent / "state" / "error.log"), "-c", str(conf),
                      "-g", "daemon off;"])  # fmt: skip
 

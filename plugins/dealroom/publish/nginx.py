@@ -16,6 +16,7 @@ NGINX_TEMPLATES = Path(__file__).parent / "templates"
 WORKER_USERS = ("www-data", "nginx", "nobody")
 # Paths go into nginx's configuration as they are: nothing that could end a directive.
 SAFE_PATH = re.compile(r"^[\w./@+-]+$")
+DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9-]{1,63}")
 
 
 class NginxError(Exception):
@@ -48,9 +49,12 @@ def unreadable_for_others(path: Path) -> Path | None:
     return None
 
 
-def write_nginx_config(out: Path, listen: str, folder: Path | None = None) -> Path:
+def write_nginx_config(
+    out: Path, listen: str, folder: Path | None = None, domain: str = ""
+) -> Path:
     """Write server.conf (to include in nginx's http block), headers.conf, auth.conf and
-    a standalone nginx.conf into `folder` (default OUT/nginx); returns nginx.conf."""
+    a standalone nginx.conf into `folder` (default OUT/nginx); returns nginx.conf. With a
+    `domain`, each deal is served at the root of `<slug>.<domain>`, its own origin."""
     folder = (folder or out / "nginx").resolve()
     for path in (out.resolve(), folder):
         if not SAFE_PATH.match(str(path)):
@@ -60,6 +64,8 @@ def write_nginx_config(out: Path, listen: str, folder: Path | None = None) -> Pa
             )
     if not re.fullmatch(r"[\w.:\[\]]+", listen):
         raise NginxError(f"--listen '{listen}': give an address such as 127.0.0.1:8080 or 8080")
+    if domain and not DOMAIN.fullmatch(domain):
+        raise NginxError(f"--domain '{domain}': give a host name such as rooms.example.com")
     state_dir = folder / "state"
     state_dir.mkdir(parents=True, exist_ok=True)
     environment = jinja2.Environment(
@@ -76,6 +82,7 @@ def write_nginx_config(out: Path, listen: str, folder: Path | None = None) -> Pa
         "auth_conf": folder / "auth.conf",
         # Workers never run as root: a started-as-root nginx hands them to www-data.
         "user": worker_user(),
+        "domain": domain.lower(),
     }
     for name in ("server.conf", "headers.conf", "auth.conf", "nginx.conf"):
         text = environment.get_template(name).render(values)

@@ -73,9 +73,14 @@ class PublishResult:
 
 
 def publish(
-    config_file: Path, out: Path, mode: str = "nginx", listen: str = "127.0.0.1:8080"
+    config_file: Path,
+    out: Path,
+    mode: str = "nginx",
+    listen: str = "127.0.0.1:8080",
+    domain: str = "",
 ) -> PublishResult:
-    """Build every deal with clean pages and make the result the live release."""
+    """Build every deal with clean pages and make the result the live release. With a
+    `domain` (nginx mode), each deal is served at `https://<slug>.<domain>/`."""
     if mode not in MODES:
         raise PublishError(f"unknown mode '{mode}'; use one of: {', '.join(MODES)}")
     out = out.resolve()
@@ -83,7 +88,7 @@ def publish(
     releases.mkdir(parents=True, exist_ok=True)
     if mode == "nginx":
         try:  # first: a configuration nginx could not use stops before any work
-            write_nginx_config(out, listen)
+            write_nginx_config(out, listen, domain=domain)
         except NginxError as error:
             raise PublishError(str(error)) from None
         if blocked := unreadable_for_others(out):
