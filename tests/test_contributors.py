@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -528,6 +529,28 @@ def test_a_page_moved_in_from_another_deal_brings_none_of_that_deals_history(
     assert rows[0]["changed"] == "Terms" and rows[0]["person"] == "Tom Ashby"
     # The history stays where it happened, with the deal it happened in.
     assert "Olga ContactQM" in contributors_text(site, "otherco")
+
+
+def test_history_with_pathological_lines_is_read_in_linear_time(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    project = write_project(repo)
+    long_line = "# a" + " \t" * 300_000 + "x\n"  # backtracking would take hours
+    edit(project, "fjordline", deal_with_people(), {"approach.md": "# Approach\n" + long_line})
+    message = tmp_path / "message.txt"  # too long for a command-line argument
+    message.write_text("Pathological heading\n\nCo-authored-by: x" + " " * 300_000 + "<y\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-F", str(message), env={
+        "GIT_AUTHOR_NAME": TOM[0], "GIT_AUTHOR_EMAIL": TOM[1],
+        "GIT_AUTHOR_DATE": "2026-10-01T10:00:00+00:00",
+    })  # fmt: skip
+    edit(project, "fjordline", deal_with_people(), {"approach.md": "# Approach\n\nFixed.\n"})
+    commit(repo, "Fix it", author=INGRID, date="2026-10-02")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build"], cwd=project, capture_output=True, text=True,
+        timeout=120, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Pathological heading" in contributors_text(project / "site", "fjordline")
 
 
 # --- 8: shallow clones -------------------------------------------------------------------

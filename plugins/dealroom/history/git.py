@@ -32,10 +32,8 @@ LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f" + (
     "%(trailers:key=Co-authored-by,valueonly,separator=%x1d)"
 )
 EMPTY_BLOB = "0" * 40
-TRAILER = re.compile(r"^\s*(.*?)\s*<([^>]*)>\s*$")
 # Keys of deal.yml whose children are reported as sections of their own.
 NESTED_SECTIONS = ("business_case", "mutual_action_plan")
-HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 YAML_KEY = re.compile(r"^ *([A-Za-z_][A-Za-z0-9_]*)\s*:(?:\s|$)")
 
 
@@ -142,8 +140,10 @@ def _commits_since(top: Path, prefix: str, head: str, cached: dict | None) -> li
     ).decode("utf-8", errors="replace")  # fmt: skip
     raw = parse_log(output)
     blobs = _read_blobs(
-        top, {sha for _, changes in raw for change in changes for sha in change[2:]}
-    )
+        top,
+        {sha for _, changes in raw for change in changes if _compared(change[0])
+         for sha in change[2:]},
+    )  # fmt: skip
     commits = [
         replace(commit, files=tuple(_file_change(*change, blobs) for change in changes))
         for commit, changes in raw
@@ -163,13 +163,21 @@ def parse_log(output: str) -> list[tuple[Commit, list[RawChange]]]:
         header, _, raw = record.partition("\0")
         sha, name, email, date, subject, trailers = header.split(UNIT)
         co_authors = tuple(
-            Person(match.group(1), match.group(2))
-            for value in trailers.split(TRAILERS)
-            if (match := TRAILER.match(value))
+            person for value in trailers.split(TRAILERS) if (person := _trailer_person(value))
         )
         commit = Commit(sha, Person(name, email), co_authors, date, subject, ())
         parsed.append((commit, _parse_raw(raw)))
     return parsed
+
+
+def _trailer_person(value: str) -> Person | None:
+    """`Name <email>` from a Co-authored-by trailer. String methods, not a regular
+    expression: a commit message is anyone's input, and a long one must not backtrack."""
+    value = value.strip()
+    if not value.endswith(">") or "<" not in value:
+        return None
+    name, _, email = value[:-1].rpartition("<")
+    return Person(name.strip(), email) if ">" not in email else None
 
 
 def _parse_raw(raw: str) -> list[RawChange]:
@@ -210,6 +218,13 @@ def _read_blobs(top: Path, shas: set[str]) -> dict[str, str]:
 
 
 # --- what changed --------------------------------------------------------------------
+
+
+def _compared(path: str) -> bool:
+    """Whether a file's versions are compared section by section (deal.yml, Markdown);
+    other files (images, PDFs) are never read from history."""
+    name = PurePosixPath(path).name
+    return name == "deal.yml" or name.endswith(".md")
 
 
 def _file_change(
@@ -280,12 +295,22 @@ def markdown_sections(old_text: str, new_text: str) -> tuple[str, ...]:
     )
 
 
+def _heading(line: str) -> str | None:
+    """The text of an ATX heading line (`## Terms ##` -> "Terms"), else None. String
+    methods, not a regular expression: committed lines can be very long."""
+    marks = len(line) - len(line.lstrip("#"))
+    if not 1 <= marks <= 6 or line[marks : marks + 1] not in (" ", "\t"):
+        return None
+    text = line[marks:].strip(" \t").rstrip("#").rstrip(" \t")
+    return text or None
+
+
 def _by_heading(text: str) -> dict[str, str]:
     sections: dict[str, list[str]] = {"": []}
     current = ""
     for line in text.splitlines():
-        if match := HEADING.match(line):
-            current = match.group(2)
+        if (heading := _heading(line)) is not None:
+            current = heading
             sections.setdefault(current, [])
         sections[current].append(line)
     return {heading: "\n".join(lines) for heading, lines in sections.items() if lines}
