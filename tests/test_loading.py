@@ -916,3 +916,16 @@ def test_the_rule_publishes_only_published_paths_by_their_real_location(tmp_path
     for name, reason in refused.items():
         with pytest.raises(Refused, match=re.escape(reason)):
             files.published(name)
+
+
+def test_a_flood_of_mistakes_is_reported_as_its_first_fifty(tmp_path: Path) -> None:
+    text = MINIMAL + "".join(f"extra_{n}: x\n" for n in range(5_000))
+    loaded = load(tmp_path, text)
+    assert len(loaded.warnings) == 51
+    assert loaded.warnings[49].field == "extra_49" and loaded.warnings[49].line == 54
+    assert loaded.warnings[50].message == "... and more unknown keys like these"
+    steps = "".join(f"  - {{title: s{n}, owner: Nobody{n}, due: 2027-01-01}}\n" for n in range(500))
+    problems = errors(
+        tmp_path, MINIMAL + "mutual_action_plan:\n steps:\n" + steps.replace("  -", "   -")
+    )
+    assert len(problems) == 51 and problems[-1].message == "... and 450 more like these"

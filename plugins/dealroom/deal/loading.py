@@ -186,6 +186,8 @@ def parse_deal_yaml(
         Problem(shown, message, _dotted(path), *locate(path, key_marks))
         for path, message in unknown_keys(data, Deal)
     ]
+    if len(warnings) > MAX_PROBLEMS:  # unknown_keys stops one past the limit
+        warnings[MAX_PROBLEMS:] = [Problem(shown, "... and more unknown keys like these")]
     try:
         deal = Deal.model_validate(data)
     except ValidationError as error:
@@ -202,7 +204,7 @@ def parse_deal_yaml(
 
 
 def _capped(problems: list[Problem]) -> list[Problem]:
-    if len(problems) <= MAX_PROBLEMS:
+    if len(problems) <= MAX_PROBLEMS + 1:
         return problems
     rest = len(problems) - MAX_PROBLEMS
     return [*problems[:MAX_PROBLEMS], Problem(problems[-1].file, f"... and {rest} more like these")]
@@ -211,13 +213,18 @@ def _capped(problems: list[Problem]) -> list[Problem]:
 # --- unknown keys ------------------------------------------------------------------
 
 
-def unknown_keys(data: Any, model: type[BaseModel], path: Path_ = ()) -> list[tuple[Path_, str]]:
-    """Keys in `data` that `model` does not know, with the nearest known key suggested."""
+def unknown_keys(
+    data: Any, model: type[BaseModel], path: Path_ = (), limit: int = MAX_PROBLEMS + 1
+) -> list[tuple[Path_, str]]:
+    """Keys in `data` that `model` does not know, with the nearest known key suggested
+    (the first `limit` of them: suggesting costs time, and fifty make the point)."""
     found: list[tuple[Path_, str]] = []
     if not isinstance(data, dict):
         return found
     known = model.model_fields
     for key, value in data.items():
+        if len(found) >= limit:
+            break
         if key not in known:
             nearest = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
             hint = f"did you mean '{nearest[0]}'?" if nearest else "known keys: " + ", ".join(known)
@@ -228,10 +235,10 @@ def unknown_keys(data: Any, model: type[BaseModel], path: Path_ = ()) -> list[tu
             continue
         if isinstance(value, list):
             for index, item in enumerate(value):
-                found += unknown_keys(item, child, (*path, key, index))
+                found += unknown_keys(item, child, (*path, key, index), limit - len(found))
         else:
-            found += unknown_keys(value, child, (*path, key))
-    return found
+            found += unknown_keys(value, child, (*path, key), limit - len(found))
+    return found[:limit]
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -442,7 +443,15 @@ class Deal(Model):
     # Derived views used by rendering and, later, scoring.
 
     def stakeholder(self, name: str) -> Stakeholder | None:
-        return next((person for person in self.stakeholders if person.name == name), None)
+        return self._stakeholders_by_name.get(name)
+
+    @cached_property
+    def _stakeholders_by_name(self) -> dict[str, Stakeholder]:
+        # Plans and contributions name people thousands of times in a large deal.
+        by_name: dict[str, Stakeholder] = {}
+        for person in self.stakeholders:
+            by_name.setdefault(person.name, person)  # the first of a duplicate, as listed
+        return by_name
 
     def side_of(self, step: PlanStep) -> str:
         person = self.stakeholder(step.owner)
