@@ -12,6 +12,7 @@ output at all; `dealroom check` says exactly what the build did.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import subprocess
@@ -457,3 +458,14 @@ def test_publishing_the_corpus_publishes_good_deals_and_nothing_else(
                     assert canary not in text, f"{canary} in {name}"
                 if mode == "encrypted":
                     assert canary not in text, f"{canary} in plain text in {name}"
+
+
+def test_score_reads_the_corpus_without_a_traceback(corpus: Path) -> None:
+    result = run(["dealroom", "score", "--json"], corpus)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    scored = {card["deal"] for card in json.loads(result.stdout)}
+    assert {"qha", "qhb"} <= scored
+    loading_failures = {slug for slug, (_m, e) in ATTACKS.items() if e and "not built" not in e}
+    assert not scored & loading_failures
+    for slug in loading_failures:
+        assert f"{slug}: not scored" in result.stderr
