@@ -170,6 +170,10 @@ ATTACKS: dict[str, Attack] = {
         "deals/inc-bomb/approach.md:1: include 'assets/a.txt' makes the page larger "
         "than 200,000 bytes",
     ),
+    "inc-latin1": (
+        _deal(make_deal(), {"approach.md": '# A\n\n--8<-- "assets/old.txt"\n'}),
+        "deals/inc-latin1/approach.md:3: include 'assets/old.txt' is not UTF-8 text",
+    ),
     # Links that stay inside the folder still publish only published files.
     "link-context-dir": (
         _with_links({"internal/secret.md": "InternalQHZ"}, {"context": "internal"}),
@@ -336,6 +340,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_deal(deals, tag.lower(), deal, files)
     for slug, (make, _expected) in ATTACKS.items():
         make(deals / slug)
+    (deals / "inc-latin1" / "assets").mkdir()
+    (deals / "inc-latin1" / "assets" / "old.txt").write_bytes("Zürich".encode("latin-1"))
     team = Scope.of(project, deals, None)
     add_viewer(project, team, "team")  # so the credentials file exists, with a password
     for tag in CANARY_TAGS:

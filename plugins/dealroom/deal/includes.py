@@ -2,7 +2,7 @@
 
 Includes are resolved here, once, by pymdownx's own preprocessor, with one change:
 every path it would open goes through the deal's confinement rule (`DealFiles`), and
-every byte it reads counts against the page's size budget. The deal site is then built
+every byte it includes counts against the page's size budget. The deal site is then built
 from the expanded text without the snippets extension, so nothing at build time reads
 a file of the deal folder, and `dealroom check` sees every include problem the build
 would.
@@ -21,7 +21,10 @@ from .files import DealFiles, Refused
 SNIPPETS = "pymdownx.snippets"
 # Options dealroom decides whatever mkdocs.yml says: no downloads, no base paths outside
 # the deal, no automatic appends, and a missing include is an error.
-FORCED = {"url_download": False, "auto_append": [], "check_paths": True, "base_path": ["."]}
+FORCED = {
+    "url_download": False, "auto_append": [], "check_paths": True, "base_path": ["."],
+    "encoding": "utf-8",
+}  # fmt: skip
 
 
 class IncludeError(Exception):
@@ -40,35 +43,32 @@ class _Budget:
 
 
 class _ConfinedSnippets(SnippetPreprocessor):
+    """pymdownx's preprocessor, asking the confinement rule for every path. Only
+    `get_snippet_path` is overridden (it exists in every pymdownx 10-13): the file it
+    returns is a published regular file of the deal, whose size counts against the
+    page's budget before pymdownx reads it."""
+
     def __init__(self, config: dict[str, Any], md: markdown.Markdown, files: DealFiles,
                  budget: _Budget) -> None:  # fmt: skip
         super().__init__(config, md)
         self.files = files
         self.budget = budget
-        self.wanted: dict[str, str] = {}  # resolved path -> the target as written
+        self.last = ""  # the include being read, for errors raised while reading it
 
     def get_snippet_path(self, path: str) -> str | None:
+        self.last = path
         try:
-            real = str(self.files.published(path))
+            real = self.files.published(path)
         except Refused as refusal:
             if str(refusal) == "does not exist":
                 return None  # pymdownx reports it (check_paths), with the target
             raise IncludeError(path, str(refusal)) from None
-        self.wanted[real] = path
-        return real
-
-    def read_lines(self, path: str) -> list[str]:
-        target = self.wanted.get(path, path)
-        try:
-            text = self.files.read_published(target, self.budget.remaining)
-        except Refused as refusal:
-            if "max_file_size" in str(refusal):
-                reason = f"makes the page larger than {self.budget.limit:,} bytes (max_file_size)"
-                raise IncludeError(target, reason) from None
-            raise IncludeError(target, str(refusal)) from None
-        self.budget.remaining -= len(text.encode())
-        self.budget.files.append(target)
-        return text.split("\n") if text else []
+        self.budget.remaining -= real.stat().st_size
+        if self.budget.remaining < 0:
+            reason = f"makes the page larger than {self.budget.limit:,} bytes (max_file_size)"
+            raise IncludeError(path, reason)
+        self.budget.files.append(path)
+        return str(real)
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ def expand_includes(
     except SnippetMissingError as error:
         target = str(error).partition("'")[2].rpartition("'")[0]
         raise IncludeError(target, "does not exist in the deal folder") from None
+    except UnicodeDecodeError as error:
+        reason = f"is not UTF-8 text (byte {error.start}); save it with UTF-8 encoding"
+        raise IncludeError(preprocessor.last, reason) from None
+    except (OSError, RecursionError) as error:
+        raise IncludeError(preprocessor.last, f"cannot be read ({error})") from None
     return Expanded("\n".join(lines), tuple(budget.files))
 
 
