@@ -309,11 +309,55 @@ ATTACKS: dict[str, Attack] = {
     ),
     "asset-html": (
         _deal(make_deal(), {"assets/page.html": "<script>alert(1)</script>"}),
-        "deals/asset-html/assets/page.html: is a web page or script",
+        "deals/asset-html/assets/page.html: is a web page, script or XML",
     ),
     "asset-js": (
         _deal(make_deal(), {"assets/app.js": "alert(1)"}),
-        "deals/asset-js/assets/app.js: is a web page or script",
+        "deals/asset-js/assets/app.js: is a web page, script or XML",
+    ),
+    "asset-svg-script": (
+        _deal(
+            make_deal(),
+            {
+                "assets/d.svg": '<svg xmlns="http://www.w3.org/2000/svg" '
+                'onload="alert(1)"><text>x</text></svg>'
+            },
+        ),
+        "deals/asset-svg-script/assets/d.svg: has an onload attribute (a script)",
+    ),
+    "asset-svg-html": (
+        _deal(
+            make_deal(),
+            {
+                "assets/d.svg": '<svg xmlns="http://www.w3.org/2000/svg">'
+                "<foreignObject><p>x</p></foreignObject></svg>"
+            },
+        ),
+        "deals/asset-svg-html/assets/d.svg: contains a <foreignObject> element",
+    ),
+    "asset-svg-entities": (
+        _deal(
+            make_deal(),
+            {
+                "assets/d.svg": '<!DOCTYPE svg [<!ENTITY a "a">]>'
+                '<svg xmlns="http://www.w3.org/2000/svg">&a;</svg>'
+            },
+        ),
+        "deals/asset-svg-entities/assets/d.svg: declares entities",
+    ),
+    "asset-xml": (
+        _deal(make_deal(), {"assets/data.xml": "<html><script>alert(1)</script></html>"}),
+        "deals/asset-xml/assets/data.xml: is a web page, script or XML document",
+    ),
+    "asset-svg-inert": (
+        _deal(
+            make_deal(),
+            {
+                "assets/d.svg": '<svg xmlns="http://www.w3.org/2000/svg" '
+                'width="9"><rect width="9" height="9"/></svg>'
+            },
+        ),
+        None,
     ),
     "asset-theme": (
         _deal(make_deal(), {"assets/images/favicon.png": "png"}),

@@ -21,14 +21,8 @@ from mkdocs.exceptions import Abort, ConfigurationError
 from .build.project import Project, load_project
 from .build.runner import BuildError, build_project
 from .config import load_options
-from .deal.loading import (
-    DEAL_FILE,
-    INTERNAL_DIR,
-    RESERVED_SLUGS,
-    SLUG_PATTERN,
-    DealError,
-    load_deal_folder,
-)
+from .deal.files import DEAL_FILE, INTERNAL_DIR
+from .deal.loading import RESERVED_SLUGS, SLUG_PATTERN, DealError, load_deal_folder
 from .publish.access import (
     CREDENTIALS_DIR,
     CREDENTIALS_FILE,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..deal.files import DEAL_FILE
 from ..deal.loading import (
-    DEAL_FILE,
     DealError,
     DealFolder,
     LoadOptions,

@@ -50,6 +50,9 @@ def build_project(
     if missing_markers is not None:
         plugin.config.missing_markers = missing_markers
     try:
+        # A plain build, whatever an earlier build in this process was: MkDocs keeps one
+        # instance of a plugin with `on_startup`, so a preview's `serve` would carry over.
+        config.plugins.on_startup(command="build", dirty=False)
         build(config)
     except (Abort, PluginError, ConfigurationError) as error:
         raise BuildError(f"the build stopped: {error}") from None

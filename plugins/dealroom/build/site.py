@@ -32,9 +32,9 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink, TableOfContents, get_toc
 
-from ..deal.files import DealFiles, Refused
+from ..deal.files import DEAL_FILE, DealFiles, Refused
 from ..deal.includes import SNIPPETS
-from ..deal.loading import DEAL_FILE, DealFolder, shown_path
+from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
 from .csp import with_policy
 from .rendering import (

@@ -31,7 +31,12 @@ INTERNAL_DIR = "internal"
 MAX_ASSETS = 10_000  # files under assets/: a deal room, not a file share
 # File types a browser runs as code when opened: not published unless raw HTML is allowed
 # (they would run with the same origin, and so the same cached credentials, as every deal).
-ACTIVE_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".xht", ".shtml", ".js", ".mjs"})
+# SVG drawings are read instead, and published when inert (see assets.py).
+ACTIVE_SUFFIXES = frozenset(
+    {".html", ".htm", ".xhtml", ".xht", ".shtml", ".js", ".mjs", ".xml", ".xsl", ".xslt",
+     ".svgz"}
+)  # fmt: skip
+DRAWING_SUFFIXES = frozenset({".svg"})
 
 
 class Refused(Exception):

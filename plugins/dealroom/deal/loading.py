@@ -23,12 +23,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .assets import drawing_problem
 from .files import (
-    ACCESS_FILE,
     ACTIVE_SUFFIXES,
     ASSETS_DIR,
     CONTEXT_DIR,
     DEAL_FILE,
+    DRAWING_SUFFIXES,
     INTERNAL_DIR,
     NARRATIVE_PAGES,
     DealFiles,
@@ -37,8 +38,6 @@ from .files import (
 from .includes import IncludeError, expand_includes, include_line
 from .model import Deal
 from .yamlfile import Path_, YamlProblem, load_yaml, split_front_matter
-
-__all__ = ["ACCESS_FILE", "ASSETS_DIR", "CONTEXT_DIR", "DEAL_FILE", "INTERNAL_DIR"]
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # Names a deal folder cannot take because the seller's root site uses them.
@@ -90,7 +89,8 @@ class DealError(Exception):
 
 @dataclass(frozen=True)
 class DealFolder:
-    """A loaded, validated deal with the Markdown pages it publishes."""
+    """A loaded, validated deal with the Markdown pages it publishes (without their front
+    matter, with their includes expanded)."""
 
     slug: str
     path: Path
@@ -99,7 +99,6 @@ class DealFolder:
     context_pages: dict[str, str]  # 'context/security.md' -> Markdown
     assets: list[str]  # 'assets/diagram.png', relative to the folder
     warnings: list[Problem] = field(default_factory=list)
-    # Markdown is kept without its front matter and with its includes expanded.
     titles: dict[str, str] = field(default_factory=dict)  # context page -> its title
 
 
@@ -439,9 +438,17 @@ class _Pages:
         for name, reason in refused:
             self._problem(name, reason)
         for name in assets:
-            if not self.options.allow_raw_html and Path(name).suffix.lower() in ACTIVE_SUFFIXES:
-                self._problem(name, "is a web page or script, which would run in the deal room; "
-                              "link a PDF or an image instead (or set allow_raw_html)")  # fmt: skip
+            suffix = Path(name).suffix.lower()
+            if self.options.allow_raw_html:
+                self.assets.append(name)
+            elif suffix in ACTIVE_SUFFIXES:
+                self._problem(name, "is a web page, script or XML document, which would run in "
+                              "the deal room; link a PDF or an image instead (or set "
+                              "allow_raw_html)")  # fmt: skip
+            elif suffix in DRAWING_SUFFIXES and (
+                problem := drawing_problem(self.files.published(name))
+            ):
+                self._problem(name, problem)
             else:
                 self.assets.append(name)
 

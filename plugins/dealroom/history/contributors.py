@@ -17,7 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from ..deal.loading import ASSETS_DIR, CONTEXT_DIR, DEAL_FILE, NARRATIVE_PAGES, DealFolder
+from ..deal.files import ASSETS_DIR, CONTEXT_DIR, DEAL_FILE, NARRATIVE_PAGES
+from ..deal.loading import DealFolder
 from ..deal.model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
 from .git import Commit, Person, RepositoryHistory, relative_to
 

@@ -24,10 +24,9 @@ import bcrypt
 import yaml
 from xkcdpass import xkcd_password
 
-from ..deal.files import Refused, read_text
+from ..deal.files import ACCESS_FILE, DEAL_FILE, Refused, read_text
 from ..deal.yamlfile import YamlProblem, load_yaml
 
-ACCESS_FILE = "access.yml"
 TEAM_ACCESS_FILE = "team-access.yml"
 CREDENTIALS_DIR = ".dealroom"
 CREDENTIALS_FILE = "credentials.yml"
@@ -185,8 +184,8 @@ class Scope:
         if deal is None:
             return cls(TEAM, project_root / TEAM_ACCESS_FILE)
         folder = deals_dir / deal
-        if not (folder / "deal.yml").is_file():
-            raise AccessError(f"no deal '{deal}' in {deals_dir} (no {folder / 'deal.yml'})")
+        if not (folder / DEAL_FILE).is_file():
+            raise AccessError(f"no deal '{deal}' in {deals_dir} (no {folder / DEAL_FILE})")
         return cls(deal, folder / ACCESS_FILE)
 
 
