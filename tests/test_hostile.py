@@ -75,7 +75,7 @@ def _link(folder: Path, name: str, target: str) -> None:
 
 # Each attack: (how to make the deal folder, what the build must say, or None if the
 # deal builds harmlessly). Messages are matched as they start: file, line, reason.
-Attack = tuple[Callable[[Path], None], str | None]
+Attack = tuple[Callable[[Path], None], str | re.Pattern[str] | None]
 
 
 def _deal(text: str | dict, files: dict[str, str] | None = None) -> Callable[[Path], None]:
@@ -237,7 +237,8 @@ ATTACKS: dict[str, Attack] = {
     ),
     "yaml-deep": (
         _deal(MINIMAL + "internal: " + "[" * 1000 + "]" * 1000 + "\n"),
-        "deals/yaml-deep/deal.yml:5:34: internal[0][0]: nested more than 24 levels",
+        # PyYAML 6.0.4's libyaml meets its own limit first, scanning ahead: another column.
+        re.compile(r"deals/yaml-deep/deal\.yml:5:\d+: (internal\[0\]\[0\]: )?nested more than 24"),
     ),
     "yaml-duplicate": (
         _deal("customer: X\nseller: Y\nstage: 2\nstage: 5\nstep: learn\n"),
@@ -425,6 +426,14 @@ def output_texts(root: Path) -> dict[str, str]:
     return texts
 
 
+def _matches(expected: str | re.Pattern[str], error: str) -> bool:
+    return (
+        bool(expected.match(error))
+        if isinstance(expected, re.Pattern)
+        else error.startswith(expected)
+    )
+
+
 def test_every_attack_is_reported_with_its_file_and_skipped(built) -> None:
     site, errors = built
     for slug, (_make, expected) in ATTACKS.items():
@@ -434,7 +443,7 @@ def test_every_attack_is_reported_with_its_file_and_skipped(built) -> None:
             assert (site / slug / "index.html").is_file(), slug
             continue
         assert skipped in errors, slug
-        assert any(error.startswith(expected) for error in errors), (slug, expected)
+        assert any(_matches(expected, error) for error in errors), (slug, expected)
         assert not (site / slug).exists(), f"{slug}: half-written output left behind"
 
 
@@ -515,7 +524,9 @@ def test_score_reads_the_corpus_without_a_traceback(corpus: Path) -> None:
     assert result.returncode == 0 and "Traceback" not in result.stderr
     scored = {card["deal"] for card in json.loads(result.stdout)}
     assert {"qha", "qhb"} <= scored
-    loading_failures = {slug for slug, (_m, e) in ATTACKS.items() if e and "not built" not in e}
+    loading_failures = {
+        slug for slug, (_m, e) in ATTACKS.items() if e and "not built" not in str(e)
+    }
     assert not scored & loading_failures
     for slug in loading_failures:
         assert f"{slug}: not scored" in result.stderr

@@ -228,6 +228,8 @@ def _line_col(mark: yaml.Mark | None) -> tuple[int | None, int | None]:
 def _message(error: yaml.MarkedYAMLError) -> str:
     if isinstance(error, _ImpossibleDate):
         return f"{error.problem}; write a date that exists, as YYYY-MM-DD"
+    if "nesting depth" in str(error.problem):  # libyaml's own limit, met while scanning ahead
+        return f"nested more than {MAX_DEPTH} levels deep"
     if isinstance(error, yaml.constructor.ConstructorError):
         if "for the tag" in str(error.problem):
             return "tags such as !!python/... or !include are not supported; write plain values"
