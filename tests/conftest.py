@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import http.client
 import logging
 import os
 import shutil
+import socket
+import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +193,66 @@ def browser():
         )  # fmt: skip
         yield browser
         browser.close()
+
+
+# --- real servers: nginx for the protected host, Python's own for any static host -------
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# Skipped on a developer machine without them; never in CI, which installs them.
+nginx_needed = pytest.mark.skipif(
+    not os.environ.get("CI") and (not Path(NGINX).exists() or not shutil.which("htpasswd")),
+    reason="needs nginx and apache2-utils (apt-get install nginx apache2-utils)",
+)
+
+
+class Host:
+    """A real nginx serving a publish directory on a free loopback port."""
+
+    def __init__(self, out: Path, domain: str = "") -> None:
+        from dealroom.publish.nginx import write_nginx_config
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.conf = write_nginx_config(out, f"127.0.0.1:{self.port}", out / "test-host", domain)
+        self.error_log = self.conf.parent / "state" / "error.log"
+        # Daemon mode: the command returns once nginx has bound its port.
+        subprocess.run([NGINX, "-e", str(self.error_log), "-c", str(self.conf)], check=True)
+
+    def get(
+        self, path: str, user: str | None = None, password: str = "", host: str = ""
+    ) -> tuple[int, dict, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Host": host} if host else {}
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+    def stop(self) -> None:
+        subprocess.run([NGINX, "-e", str(self.error_log), "-c", str(self.conf), "-s", "stop"],
+                       check=False)  # fmt: skip
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def static_host(directory: Path) -> Iterator[str]:
+    """Any static host will do: Python's own HTTP server on a free loopback port."""
+    handler = partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,14 +6,12 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import browser_needed, make_deal, write_deal, write_project
+from conftest import static_host as serve_statically
 from cryptography.exceptions import InvalidTag
 from dealroom.publish.access import AccessList, Credentials, Scope, add_viewer
 from dealroom.publish.encryption import decrypt, derive_key, encrypt, unb64
@@ -121,16 +119,8 @@ def _open(key: bytes, envelope: dict) -> bytes | None:
 
 @pytest.fixture
 def static_host(published: Path) -> Iterator[str]:
-    """Any static host will do: Python's own HTTP server on a free loopback port."""
-    handler = partial(SimpleHTTPRequestHandler, directory=str(published))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serve_statically(published) as url:
+        yield url
 
 
 @browser_needed

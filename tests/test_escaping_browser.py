@@ -19,24 +19,30 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, browser_needed, make_deal, run_build, text_of, write_deal, write_project
+from conftest import (
+    REPO,
+    Host,
+    browser_needed,
+    make_deal,
+    nginx_needed,
+    run_build,
+    static_host,
+    text_of,
+    write_deal,
+    write_project,
+)
 from dealroom.publish.access import Scope, add_viewer
-from dealroom.publish.nginx import write_nginx_config
 from dealroom.publish.releases import publish
 
 GIT = shutil.which("git")
@@ -646,24 +652,6 @@ def page_paths(site: Path) -> list[str]:
     return sorted("/" + path.removesuffix("index.html") for path in paths)
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def static_host(directory: Path) -> Iterator[str]:
-    """Any static host will do: Python's own HTTP server on a free loopback port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def read_deal_site(
     reader: Reader,
     prefix: str,
@@ -817,27 +805,28 @@ def raw_html_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
 
 # --- publishing: nginx and encrypted --------------------------------------------------------
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-nginx_needed = pytest.mark.skipif(
-    not os.environ.get("CI") and (not Path(NGINX).exists() or not shutil.which("htpasswd")),
-    reason="needs nginx and apache2-utils (apt-get install nginx apache2-utils)",
-)
-
 
 @contextmanager
 def nginx_host(out: Path) -> Iterator[str]:
-    """A real nginx serving a publish directory on a free loopback port (as test_publish's
-    Host does)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        listen = f"127.0.0.1:{probe.getsockname()[1]}"
-    conf = write_nginx_config(out, listen, out / "test-host")
-    command = [NGINX, "-e", str(conf.parent / "state" / "error.log"), "-c", str(conf)]
-    subprocess.run(command, check=True)  # daemon mode: returns once nginx listens
+    host = Host(out)
     try:
-        yield f"http://{listen}"
+        yield host.url
     finally:
-        subprocess.run([*command, "-s", "stop"], check=False)
+        host.stop()
+
+
+def read_published_sites(
+    sites: Path, project: Project, reader_for: Callable[[str], Reader]
+) -> list[Reader]:
+    """Each published hostile deal read by its reader (PUBLISHED_READERS): nothing ran."""
+    readers = []
+    for slug, user, every_page in PUBLISHED_READERS:
+        reader = reader_for(user)
+        read_deal_site(reader, f"/{slug}", sites / slug, project.payloads, bundle_404=False,
+                       every_page=every_page)  # fmt: skip
+        assert reader.findings(project.payloads) == NOTHING, slug
+        readers.append(reader)
+    return readers
 
 
 # The hostile deal's viewer reads every page of it; a team member the declined deal's
@@ -855,18 +844,12 @@ def test_nginx_publish_runs_no_payload(project: Project, served_dir: Path, brows
     for page in sites.rglob("*.html"):
         assert POLICY in page.read_text(encoding="utf-8"), page
     with nginx_host(served_dir) as base:
-        for slug, user, every_page in PUBLISHED_READERS:
+
+        def reader_for(user: str) -> Reader:
             credentials = {"username": user, "password": project.passwords[user]}
-            reader = Reader(browser.new_context(http_credentials=credentials), base)
-            read_deal_site(
-                reader,
-                f"/{slug}",
-                sites / slug,
-                project.payloads,
-                bundle_404=False,
-                every_page=every_page,
-            )
-            assert reader.findings(project.payloads) == NOTHING, slug
+            return Reader(browser.new_context(http_credentials=credentials), base)
+
+        read_published_sites(sites, project, reader_for)
 
 
 @browser_needed
@@ -896,17 +879,10 @@ def test_encrypted_publish_runs_no_payload(project: Project, browser) -> None:
     for page in sites.rglob("*.html"):  # a password page repeats its page's own policy
         assert "'sha256-" in html.unescape(page.read_text(encoding="utf-8")), page
     with static_host(sites) as base:
-        for slug, user, every_page in PUBLISHED_READERS:
-            reader = Reader(browser.new_context(), base, password=project.passwords[user])
-            read_deal_site(
-                reader,
-                f"/{slug}",
-                sites / slug,
-                project.payloads,
-                bundle_404=False,
-                every_page=every_page,
-            )
-            assert reader.findings(project.payloads) == NOTHING, slug
+        for reader in read_published_sites(
+            sites, project, lambda user: Reader(browser.new_context(), base,
+                                                password=project.passwords[user])
+        ):  # fmt: skip
             assert "Deal room" not in reader.page.title()  # pages were really decrypted
 
 

@@ -6,7 +6,6 @@ import base64
 import http.client
 import os
 import re
-import shutil
 import socket
 import stat
 import subprocess
@@ -14,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_deal, write_deal, write_project
+from conftest import Host, make_deal, nginx_needed, write_deal, write_project
 from dealroom.publish import releases as publishing
 from dealroom.publish.access import (
     AccessList,
@@ -27,12 +26,7 @@ from dealroom.publish.access import (
 from dealroom.publish.nginx import write_nginx_config
 from dealroom.publish.releases import PublishError, publish, rollback
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-# Skipped on a developer machine without them; never in CI, which installs them.
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("CI") and (not Path(NGINX).exists() or not shutil.which("htpasswd")),
-    reason="needs nginx and apache2-utils (apt-get install nginx apache2-utils)",
-)
+pytestmark = nginx_needed
 
 
 def canary_deal(tag: str) -> dict:
@@ -66,37 +60,6 @@ def passwords(project: Path) -> dict[str, str]:
     }
     revoke_viewer(project, one, "gone")
     return passwords
-
-
-class Host:
-    """A real nginx serving a publish directory on a free loopback port."""
-
-    def __init__(self, out: Path, domain: str = "") -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.conf = write_nginx_config(out, f"127.0.0.1:{self.port}", out / "test-host", domain)
-        self.error_log = self.conf.parent / "state" / "error.log"
-        # Daemon mode: the command returns once nginx has bound its port.
-        subprocess.run([NGINX, "-e", str(self.error_log), "-c", str(self.conf)], check=True)
-
-    def get(
-        self, path: str, user: str | None = None, password: str = "", host: str = ""
-    ) -> tuple[int, dict, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        headers = {"Host": host} if host else {}
-        if user is not None:
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        connection.close()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
-
-    def stop(self) -> None:
-        subprocess.run([NGINX, "-e", str(self.error_log), "-c", str(self.conf), "-s", "stop"],
-                       check=False)  # fmt: skip
 
 
 @pytest.fixture

@@ -291,8 +291,9 @@ def build_deal_sites(
     display_root = Path(outer.config_file_path).parent
     by_slug = {folder.slug: folder for folder in folders}
     jobs = [
-        Job(folder.slug, partial(_build_one, outer, folder, theme, options,
-                                 logs[folder.slug], empty_dir))
+        Job(folder.slug, partial(_build_one, partial(
+            deal_site_config, outer, folder, theme, options, logs[folder.slug], empty_dir
+        )))
         for folder in folders
     ]  # fmt: skip
     for outcome in run_jobs(jobs, options.workers, options.time_limit):
@@ -314,16 +315,9 @@ def build_deal_sites(
         yield DealBuild(outcome.key, False, (problem,), warnings)
 
 
-def _build_one(
-    outer: MkDocsConfig,
-    folder: DealFolder,
-    theme: SharedTheme,
-    options: BuildOptions,
-    contributor_log: ContributorLog,
-    empty_dir: str,
-    step: Callable[[str], None],
-) -> bool:
-    config = deal_site_config(outer, folder, theme, options, contributor_log, empty_dir, step)
+def _build_one(deal_config: Callable[[Step], MkDocsConfig], step: Step) -> bool:
+    """In the worker: build one deal's site from its configuration."""
+    config = deal_config(step)
     errors = _LastError()
     logging.getLogger("mkdocs").addHandler(errors)
     try:
