@@ -500,14 +500,18 @@ def test_history_survives_renaming_the_deal_folder_and_a_page(tmp_path: Path) ->
     assert "Thinly threaded: 2 people on the buyer side, all in one role (Champion)." in text
 
 
+@pytest.mark.parametrize("with_a_deal_yml_asset", [False, True])
 def test_a_page_moved_in_from_another_deal_brings_none_of_that_deals_history(
-    tmp_path: Path,
+    tmp_path: Path, with_a_deal_yml_asset: bool
 ) -> None:
     repo = init_repo(tmp_path / "repo")
     project = write_project(repo)
     other = make_deal(customer={"name": "OtherCoQM", "domains": ["otherco.example"]})
     olga = ("Olga ContactQM", "olga@otherco.example")
-    edit(project, "otherco", other, {"context/terms.md": "# Terms\n\n## OtherCoQM clauses\n\nx\n"})
+    files = {"context/terms.md": "# Terms\n\n## OtherCoQM clauses\n\nx\n"}
+    if with_a_deal_yml_asset:  # a file merely named deal.yml moves along: not a folder move
+        files["assets/deal.yml"] = "just: a file\n"
+    edit(project, "otherco", other, files)
     commit(repo, "Terms agreed with OtherCoQM", author=olga, date="2026-10-01")
     edit(project, "fjordline", deal_with_people())
     commit(repo, "Start the deal", author=TOM, date="2026-10-02")
@@ -515,6 +519,9 @@ def test_a_page_moved_in_from_another_deal_brings_none_of_that_deals_history(
     commit(repo, "Neutral heading for reuse QMSUBJECT", author=olga, date="2026-10-03")
     (project / "deals" / "fjordline" / "context").mkdir()
     git(repo, "mv", "deals/otherco/context/terms.md", "deals/fjordline/context/terms.md")
+    if with_a_deal_yml_asset:
+        (project / "deals" / "fjordline" / "assets").mkdir()
+        git(repo, "mv", "deals/otherco/assets/deal.yml", "deals/fjordline/assets/deal.yml")
     commit(repo, "Reuse the terms page", author=TOM, date="2026-10-05")
     site = run_build(project)
 
@@ -526,9 +533,27 @@ def test_a_page_moved_in_from_another_deal_brings_none_of_that_deals_history(
         assert canary not in fjordline, canary
     rows = timeline(site, "fjordline")
     assert [row["note"] for row in rows] == ["", "Start the deal"]  # the move: no message
-    assert rows[0]["changed"] == "Terms" and rows[0]["person"] == "Tom Ashby"
+    assert "Terms" in rows[0]["changed"] and rows[0]["person"] == "Tom Ashby"
     # The history stays where it happened, with the deal it happened in.
     assert "Olga ContactQM" in contributors_text(site, "otherco")
+
+
+def test_a_lost_deals_folder_reused_for_another_customer_keeps_its_history_to_itself(
+    tmp_path: Path,
+) -> None:
+    repo = init_repo(tmp_path / "repo")
+    project = write_project(repo)
+    lost = make_deal(customer={"name": "LostCoQR", "domains": ["lostco.example"]})
+    edit(project, "lostco", lost, {"context/terms.md": "# Terms\n\n## LostCoQR terms\n"})
+    commit(repo, "Terms with LostCoQR", author=("Lars LostQR", "lars@lostco.example"),
+           date="2026-10-01")  # fmt: skip
+    git(repo, "mv", "deals/lostco", "deals/newco")
+    edit(project, "newco", make_deal(customer={"name": "NewCo"}))
+    commit(repo, "Start NewCo from the old folder", author=TOM, date="2026-10-05")
+    site = run_build(project)
+    newco = contributors_text(site, "newco")
+    for canary in ("LostCoQR", "Lars", "Terms with"):
+        assert canary not in newco, canary
 
 
 def test_history_with_pathological_lines_is_read_in_linear_time(tmp_path: Path) -> None:
@@ -860,8 +885,8 @@ def test_one_git_log_for_all_deals_then_the_cache_then_only_new_commits(
     site = run_build(project)
     calls = git_calls()
     assert len(named(calls, "log")) == 1  # one history read serves every deal
-    assert len(named(calls, "cat-file")) <= 1
-    assert len(calls) <= 4, calls  # a fixed handful, not one per deal, page or commit
+    assert len(named(calls, "cat-file")) <= 2  # the versions' sizes, then their text
+    assert len(calls) <= 5, calls  # a fixed handful, not one per deal, page or commit
     first = {slug: timeline(site, slug) for slug in authors}
     for day, (slug, (name, _email)) in enumerate(authors.items(), 1):
         assert [(r["date"], r["person"], r["note"]) for r in first[slug]] == [

@@ -258,8 +258,46 @@ def test_rollback_leaves_offline_a_deal_whose_old_key_slots_were_revoked(
     out = published.parent.parent
     revoke_viewer(project, Scope.of(project, project / "deals", "qz"), "ana")
     publish(project / "mkdocs.yml", out, mode="encrypted")
+    first = sorted((out / "releases").iterdir())[0]
+    # Revocation reached the earlier release already: the publish brought what was live
+    # then under today's access list before it built anything.
+    assert not (first / "sites" / "qz").exists()
     result = rollback(out)
-    assert "qz" in result.withdrawn and "revoked" in result.withdrawn["qz"]
+    assert result.release == first
     assert not (out / "current" / "sites" / "qz").exists()
     for path in (out / "current").rglob("*"):  # nothing there that the old password opens
         assert not path.name.endswith("dealroom-keys.json")
+
+
+def test_rollback_checks_the_old_release_against_todays_access(
+    published: Path, project: Path
+) -> None:
+    from dealroom.publish.access import revoke_viewer
+    from dealroom.publish.releases import rollback
+
+    out = published.parent.parent
+    first = (out / "current").resolve()
+    publish(project / "mkdocs.yml", out, mode="encrypted")  # a second release, same access
+    revoke_viewer(project, Scope.of(project, project / "deals", "qz"), "ana")
+    result = rollback(out)  # back to the first, which still has ana's key slot
+    assert result.release == first
+    assert "revoked" in result.withdrawn["qz"]
+    assert not (out / "current" / "sites" / "qz").exists()
+
+
+def test_a_stale_password_kept_on_this_machine_gets_no_key_slot(
+    published: Path, project: Path, passwords: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from dealroom.publish.access import rotate_password
+
+    credentials = Credentials(project).path
+    stale = credentials.read_bytes()  # as another machine, or an old backup, would have it
+    new = rotate_password(project, Scope.of(project, project / "deals", "qz"), "ana")
+    credentials.write_bytes(stale)
+    publish(project / "mkdocs.yml", published.parent.parent, mode="encrypted")
+    keys = json.loads((published.parent.parent / "current/sites/qz/dealroom-keys.json").read_text())
+    salt = unb64(keys["kdf"]["salt"])
+    for password in (passwords["ana"], new):  # neither the old nor (unknown here) the new
+        assert all(_open(derive_key(password, salt), slot) is None for slot in keys["slots"])
+    assert any(_open(derive_key(passwords["team"], salt), slot) for slot in keys["slots"])
+    assert "not the current password for 'ana'" in caplog.text

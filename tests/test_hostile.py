@@ -174,6 +174,32 @@ ATTACKS: dict[str, Attack] = {
         _deal(make_deal(), {"approach.md": '# A\n\n--8<-- "assets/old.txt"\n'}),
         "deals/inc-latin1/approach.md:3: include 'assets/old.txt' is not UTF-8 text",
     ),
+    "inc-indent-bomb": (
+        _deal(
+            make_deal(),
+            {
+                "approach.md": "\t" * 150_000 + '--8<-- "assets/y.md"\n',
+                "assets/y.md": "\n" * 100_000,
+            },
+        ),
+        "deals/inc-indent-bomb/approach.md:1: include 'assets/y.md' makes the page",
+    ),
+    "inc-range-bomb": (
+        _deal(
+            make_deal(),
+            {
+                "approach.md": '--8<-- "assets/y.md:1:2000' + ",1:2000" * 20_000 + '"\n',
+                "assets/y.md": "line\n" * 2000,
+            },
+        ),
+        f"deals/inc-range-bomb/approach.md: not loaded: it took longer than {TIME_LIMIT} s "
+        "(deal_time_limit)",
+    ),
+    "link-context-to-assets": (
+        _with_links({"assets/notes.md": "# Notes"}, {"context": "assets"}),
+        "deals/link-context-to-assets/context/notes.md: points to assets/notes.md, which is "
+        "an asset, not a page",
+    ),
     # Links that stay inside the folder still publish only published files.
     "link-context-dir": (
         _with_links({"internal/secret.md": "InternalQHZ"}, {"context": "internal"}),
@@ -345,6 +371,17 @@ ATTACKS: dict[str, Attack] = {
             },
         ),
         "deals/asset-svg-entities/assets/d.svg: declares entities",
+    ),
+    "asset-svg-stylesheet": (
+        _deal(
+            make_deal(),
+            {
+                "assets/d.svg": '<?xml version="1.0"?><?xml-stylesheet '
+                'type="text/xsl" href="t.png"?><svg xmlns="http://www.w3.org/2000/'
+                'svg"><rect/></svg>'
+            },
+        ),
+        "deals/asset-svg-stylesheet/assets/d.svg: has a processing instruction",
     ),
     "asset-xml": (
         _deal(make_deal(), {"assets/data.xml": "<html><script>alert(1)</script></html>"}),

@@ -4,6 +4,7 @@ no external requests, relative links only, nothing from outside the deal folder.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -246,6 +247,8 @@ RAW_HTML = """# Approach
 <a href="javascript:alert('href')">a link</a> and [a Markdown link](javascript:alert('md'))
 <style>body { background: url(https://evil.example/x) }</style>
 
+<div id="__config">{"base": "https://evil.example/"}</div> <p id="__search">x</p>
+
 A paragraph with <kbd>Ctrl</kbd>, <sup>2</sup> and <mark>marked</mark> text.
 {: onclick="alert('attr')" style="position: fixed" }
 
@@ -266,7 +269,8 @@ def test_seller_html_is_sanitized_unless_allowed(tmp_path: Path) -> None:
         write_deal(project / "deals", "raw", make_deal(), files={"approach.md": RAW_HTML})
         article = _article(run_build(project) / "raw" / "approach" / "index.html")
         dangerous = ("<script", "onerror=", "onclick=", "<iframe", "<form", "<style",
-                     "javascript:", "evil.example", "position: fixed")  # fmt: skip
+                     "javascript:", 'src="https://evil.example', "position: fixed",
+                     'id="__config"', 'id="__search"')  # fmt: skip
         for needle in dangerous:
             assert (needle in article) == allow, (allow, needle)
         for kept in ("<kbd>Ctrl</kbd>", "<sup>2</sup>", "<mark>marked</mark>",
@@ -311,3 +315,47 @@ def test_the_preview_under_serve_has_no_policy_for_live_reload(project: Path) ->
     write_deal(project / "deals", "fjordline", make_deal())
     site = run_build(project, command="serve")
     assert "Content-Security-Policy" not in (site / "fjordline" / "index.html").read_text()
+
+
+def test_snippets_are_confined_however_the_extension_is_spelled(tmp_path: Path) -> None:
+    import yaml
+
+    project = write_project(tmp_path / "p")
+    config = yaml.safe_load((project / "mkdocs.yml").read_text())
+    config["markdown_extensions"] = [
+        "pymdownx.snippets:SnippetExtension" if e == "pymdownx.snippets" else e
+        for e in config["markdown_extensions"]
+    ]
+    (project / "mkdocs.yml").write_text(yaml.safe_dump(config))
+    leaky = {"approach.md": '# A\n\n--8<-- "internal/n.md"\n', "internal/n.md": "InternalQS"}
+    write_deal(project / "deals", "leaky", make_deal(), leaky)
+    fine = {"approach.md": '# A\n\n--8<-- "assets/t.md"\n', "assets/t.md": "IncludedQS"}
+    write_deal(project / "deals", "fine", make_deal(), fine)
+    site = run_build(project)
+    assert not (site / "leaky").exists()
+    assert "IncludedQS" in text_of(site / "fine" / "approach" / "index.html")
+    for name, text in all_text(site).items():
+        assert "InternalQS" not in text, name
+
+
+def test_an_extension_that_could_read_files_stops_the_build(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    project = write_project(tmp_path / "p")
+    config = yaml.safe_load((project / "mkdocs.yml").read_text())
+    config["markdown_extensions"].append("pymdownx.b64")  # embeds files it reads from disk
+    (project / "mkdocs.yml").write_text(yaml.safe_dump(config))
+    write_deal(project / "deals", "one", make_deal())
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=project, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "pymdownx.b64: not known to be safe in deal sites" in result.stderr
+    config["plugins"][1]["dealroom"]["trusted_markdown_extensions"] = ["pymdownx.b64"]
+    (project / "mkdocs.yml").write_text(yaml.safe_dump(config))
+    trusted = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=project, env=env,
+                             capture_output=True, text=True)  # fmt: skip
+    assert trusted.returncode == 0, trusted.stderr

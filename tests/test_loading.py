@@ -888,6 +888,8 @@ def test_the_rule_publishes_only_published_paths_by_their_real_location(tmp_path
         "context/to-deal.md": "../deal.yml",
         "context/to-access.md": "../access.yml",
         "context/to-stray.md": "../notes.md",
+        "context/to-asset.md": "../assets/d/x.png",
+        "assets/to-page.md": "../approach.md",
         "assets/to-outside.txt": str(tmp_path),
     }
     for name, target in links.items():
@@ -907,6 +909,8 @@ def test_the_rule_publishes_only_published_paths_by_their_real_location(tmp_path
         "context/to-deal.md": "points to deal.yml, which is never published",
         "context/to-access.md": "points to access.yml, which is never published",
         "context/to-stray.md": "points to notes.md, which is not published",
+        "context/to-asset.md": "points to assets/d/x.png, which is an asset, not a page",
+        "assets/to-page.md": "points to approach.md, which is a page, not an asset",
         "assets/to-outside.txt": "points outside the deal folder",
         "..": "points outside the deal folder",
         "/etc/passwd": "points outside the deal folder",

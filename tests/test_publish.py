@@ -43,6 +43,9 @@ def project(tmp_path: Path) -> Path:
                    {"internal/notes.md": f"InternalFile{tag.upper()}"})  # fmt: skip
     gap = root / "deals" / "deal-two" / "deal.yml"  # a gap a seller's preview would mark
     gap.write_text(gap.read_text().replace("go_live: '2027-03-01'", "go_live: null"))
+    drawing = '<svg xmlns="http://www.w3.org/2000/svg" width="9"><rect width="9"/></svg>'
+    (root / "deals" / "deal-one" / "assets").mkdir()
+    (root / "deals" / "deal-one" / "assets" / "diagram.svg").write_text(drawing)
     return root
 
 
@@ -112,6 +115,13 @@ def test_responses_carry_privacy_headers_and_no_listing(published) -> None:
     assert headers["cache-control"] == "private, no-store"
     status, headers, _ = host.get("/deal-one/search/search_index.json", "ana", passwords["ana"])
     assert status == 200 and headers["cache-control"] == "private, no-cache"
+    # What a deal publishes under assets/ opens in a sandbox, unless it is inert or loaded
+    # by pages (the theme's scripts and styles).
+    status, headers, _ = host.get("/deal-one/assets/diagram.svg", "ana", passwords["ana"])
+    assert status == 200 and "sandbox" in headers["content-security-policy"]
+    script = next(p for p in deal_files(_out, "deal-one") if p.endswith(".min.js"))
+    status, headers, _ = host.get(script, "ana", passwords["ana"])
+    assert status == 200 and "sandbox" not in headers["content-security-policy"]
     assert headers["x-robots-tag"] == "noindex, nofollow"
     # Directory listing is off: a folder without index.html is not listed.
     status, _, body = host.get("/deal-one/assets/", "ana", passwords["ana"])
@@ -236,7 +246,7 @@ def test_a_failed_publish_leaves_the_live_release_and_rollback_restores(
     one = project / "deals" / "deal-one" / "deal.yml"
     one.write_text(one.read_text().replace("SummaryONE", "SummaryVersionTwo"))
 
-    real_write = publishing._write_htpasswd
+    real_write = publishing.write_htpasswd
     calls = []
 
     def fail_on_second_deal(*args, **kwargs):  # a disk-full in the middle of assembly
@@ -245,14 +255,14 @@ def test_a_failed_publish_leaves_the_live_release_and_rollback_restores(
             raise OSError(28, "No space left on device")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(publishing, "_write_htpasswd", fail_on_second_deal)
+    monkeypatch.setattr(publishing, "write_htpasswd", fail_on_second_deal)
     with pytest.raises(OSError):
         publish(project / "mkdocs.yml", out)
     assert os.readlink(out / "current") == first
     assert not list((out / "releases").glob(".staging-*"))
     assert b"SummaryONE" in host.get("/deal-one/", "ana", passwords["ana"])[2]
 
-    monkeypatch.setattr(publishing, "_write_htpasswd", real_write)
+    monkeypatch.setattr(publishing, "write_htpasswd", real_write)
     publish(project / "mkdocs.yml", out)
     assert b"SummaryVersionTwo" in host.get("/deal-one/", "ana", passwords["ana"])[2]
     assert rollback(out).release.name == Path(first).name
@@ -469,7 +479,26 @@ def test_with_a_domain_each_deal_is_an_origin_of_its_own(
         assert host.get("/", "ben", passwords["ben"], host=two)[0] == 200
         assert host.get("/", "team", passwords["team"], host="nobody.rooms.test")[0] == 401
         assert host.get("/deal-one/", "team", passwords["team"])[0] == 404  # no shared origin
-        svg = host.get("/sitemap.xml", "ana", passwords["ana"], host=one)[1]
+        svg = host.get("/assets/diagram.svg", "ana", passwords["ana"], host=one)[1]
         assert "sandbox" in svg["content-security-policy"]
     finally:
         host.stop()
+
+
+def test_a_revoked_password_stops_working_even_if_the_publish_then_fails(
+    published, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, host, passwords = published
+    revoke_viewer(project, Scope.of(project, project / "deals", "deal-one"), "ana")
+
+    def crash(*args, **kwargs):  # anything at all going wrong once the publish has begun
+        raise RuntimeError("the build machine ran out of disk")
+
+    monkeypatch.setattr(publishing, "build_project", crash)
+    live = os.readlink(out / "current")
+    with pytest.raises(RuntimeError):
+        publish(project / "mkdocs.yml", out)
+    assert os.readlink(out / "current") == live  # the same pages...
+    for path in deal_files(out, "deal-one"):  # ...under today's access list
+        assert host.get(path, "ana", passwords["ana"])[0] == 401, path
+    assert host.get("/deal-one/", "fwd", passwords["fwd"])[0] == 200

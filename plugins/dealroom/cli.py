@@ -18,7 +18,7 @@ import yaml
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort, ConfigurationError
 
-from .build.project import Project, load_project
+from .build.project import Limits, Project, load_project
 from .build.runner import BuildError, build_project
 from .config import load_options
 from .deal.files import DEAL_FILE, INTERNAL_DIR
@@ -35,6 +35,7 @@ from .publish.access import (
     rotate_password,
 )
 from .publish.encryption import share_fragment, unb64
+from .publish.grants import password_is_current
 from .publish.nginx import NginxError, unreadable_for_others, worker_user, write_nginx_config
 from .publish.releases import MODES, PublishError, publish
 from .publish.releases import rollback as rollback_release
@@ -196,6 +197,7 @@ def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRu
         Path(options.deals_dir or config.docs_dir), config_file.resolve().parent, set(slugs),
         options.contributors_enabled, options.contributors_cache_dir,
         load_options(options, config),
+        Limits(options.workers or os.cpu_count() or 1, options.deal_time_limit),
     )  # fmt: skip
     _refuse_unknown(slugs, project.reports)
     return project, rules
@@ -334,8 +336,8 @@ def publish_command(mode: str, listen: str, domain: str, out: Path, config_file:
         click.echo(f"  {slug}: not published ({result.reasons[slug]}); its last version "
                    "stays online under the current access list", err=True)  # fmt: skip
     for slug in result.withdrawn:
-        click.echo(f"  {slug}: WITHDRAWN, no longer online ({result.reasons[slug]}); its "
-                   "last version would let in access revoked since", err=True)  # fmt: skip
+        click.echo(f"  {slug}: WITHDRAWN, no longer online ({result.reasons[slug]}); "
+                   "publish it again once it builds", err=True)  # fmt: skip
     for slug in result.skipped:
         click.echo(f"  {slug}: not published ({result.reasons[slug]})", err=True)
     if result.kept or result.withdrawn or result.skipped:
@@ -356,9 +358,15 @@ def share(username: str, deal: str, base_url: str, deals_dir: Path) -> None:
     with _user_errors():
         scope = Scope.of(Path.cwd(), deals_dir, deal)
         access_list = AccessList.load(scope.access_file)
-    password = Credentials(Path.cwd()).load().get(deal, {}).get(username)
-    if access_list.find(username) is None or password is None:
+        password = Credentials(Path.cwd()).load().get(deal, {}).get(username)
+    viewer = access_list.find(username)
+    if viewer is None or password is None:
         raise click.ClickException(f"no password for '{username}' ({deal}) on this machine")
+    if not password_is_current(password, viewer.hash):
+        raise click.ClickException(
+            f"the password kept on this machine for '{username}' ({deal}) is not their "
+            "current one; rotate it here with `dealroom access rotate`"
+        )
     if not access_list.salt:
         raise click.ClickException(f"publish '{deal}' with --mode encrypted first")
     link = f"{base_url.rstrip('/')}/{deal}/{share_fragment(password, unb64(access_list.salt))}"

@@ -8,7 +8,7 @@ from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 
-from .deal.includes import SNIPPETS
+from .deal.includes import is_snippets
 from .deal.loading import LoadOptions
 
 
@@ -40,6 +40,11 @@ class DealRoomConfig(Config):
     With `false`, HTML is sanitized: formatting stays; scripts, event handlers, iframes,
     forms and `javascript:` URLs are removed. Every deal shares one origin, so a script in
     one deal could read another with a team member's cached credentials."""
+
+    trusted_markdown_extensions = c.ListOfItems(c.Type(str), default=[])
+    """Markdown extensions besides the ones dealroom knows to be safe (Python-Markdown's
+    own and pymdown-extensions') that deal sites may use. Name one only if it cannot
+    read files or run code that a deal's Markdown controls."""
 
     # Limits: what one deal may cost the build
 
@@ -82,6 +87,7 @@ class DealRoomConfig(Config):
 def load_options(options: DealRoomConfig, config: MkDocsConfig) -> LoadOptions:
     """What loading a deal may read, from the plugin's options and the root config."""
     snippets = None
-    if SNIPPETS in config.markdown_extensions:
-        snippets = dict(config.mdx_configs.get(SNIPPETS, {}))
+    for name in config.markdown_extensions:
+        if is_snippets(name):
+            snippets = dict(config.mdx_configs.get(name, {}))
     return LoadOptions(options.max_file_size, options.allow_raw_html, snippets)

@@ -23,7 +23,8 @@ from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from .build.project import DealReport, load_project
+from .build.extensions import untrusted_extensions
+from .build.project import DealReport, Limits, load_project
 from .build.rendering import render_sections
 from .build.site import BuildOptions, build_deal_sites
 from .build.theme import SharedTheme
@@ -73,9 +74,16 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             allow_raw_html=self.config.allow_raw_html,
             # The live-reload script `mkdocs serve` injects is inline: no policy there.
             content_policy=not serving,
-            workers=self.config.workers or os.cpu_count() or 1,
-            time_limit=self.config.deal_time_limit,
+            limits=Limits(self.config.workers or os.cpu_count() or 1, self.config.deal_time_limit),
         )
+        if untrusted := untrusted_extensions(
+            config.markdown_extensions, self.config.trusted_markdown_extensions
+        ):
+            raise PluginError(
+                f"dealroom: markdown_extensions: {', '.join(untrusted)}: not known to be safe "
+                "in deal sites, where a deal's Markdown must not read files or run code; "
+                "remove it, or name it under trusted_markdown_extensions if it does neither"
+            )
         try:
             self.rules = ScoringRules.from_options(
                 self.config.scoring_stage_targets, self.config.scoring_thresholds
@@ -137,10 +145,11 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         return context
 
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
+        assert self.options is not None
         project = load_project(
             deals_dir, Path(config.config_file_path).parent, set(self.config.deals),
             self.config.contributors_enabled, self.config.contributors_cache_dir,
-            load_options(self.config, config),
+            load_options(self.config, config), self.options.limits,
         )  # fmt: skip
         for report in project.reports.values():
             for problem in report.problems:

@@ -4,6 +4,7 @@ problems of the others, and their contributor logs (one git history read for all
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ..deal.files import DEAL_FILE
@@ -17,8 +18,17 @@ from ..deal.loading import (
 )
 from ..history.contributors import ContributorLog, build_contributor_logs
 from ..history.git import RepositoryHistory, read_history
+from .workers import Job, Step, run_jobs
 
 DEFAULT_CACHE_DIR = ".cache/dealroom"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many deals load and build at once, and how long one may take."""
+
+    workers: int = 1
+    time_limit: float = 60.0
 
 
 @dataclass
@@ -52,21 +62,28 @@ def load_project(
     contributors_enabled: bool = True,
     cache_dir: str | None = None,
     options: LoadOptions | None = None,
+    limits: Limits | None = None,
 ) -> Project:
-    """Load the deals under `deals_dir` (only `wanted` ones, if given)."""
-    project = Project()
-    for folder in discover_deals(deals_dir):
-        if wanted and folder.name not in wanted:
-            continue
+    """Load the deals under `deals_dir` (only `wanted` ones, if given). Each deal loads in
+    its own worker, within the same time and memory budget as its build: whatever a deal
+    folder holds, loading it cannot exhaust or hold up this process or the other deals."""
+    project, limits = Project(), limits or Limits()
+    folders = [f for f in discover_deals(deals_dir) if not wanted or f.name in wanted]
+    jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in folders]
+    for folder, outcome in zip(folders, run_jobs(jobs, limits.workers, limits.time_limit),
+                               strict=True):  # fmt: skip
         report = project.reports[folder.name] = DealReport(folder.name)
-        try:
-            loaded = load_deal_folder(folder, project_root, options)
-        except DealError as error:
-            report.problems = [str(problem) for problem in error.problems]
-            report.warnings = [str(warning) for warning in error.warnings]
-            continue
-        report.warnings = [str(warning) for warning in loaded.warnings]
-        project.folders.append(loaded)
+        if not outcome.ok:
+            hint = " (deal_time_limit); look for includes that repeat a file" if (
+                outcome.timed_out
+            ) else ""  # fmt: skip
+            where = shown_path(folder / outcome.step if outcome.step else folder, project_root)
+            report.problems = [f"{where}: not loaded: {outcome.error}{hint}"]
+        elif isinstance(outcome.result, DealFolder):
+            report.warnings = [str(warning) for warning in outcome.result.warnings]
+            project.folders.append(outcome.result)
+        else:
+            report.problems, report.warnings = outcome.result
     for folder in sorted(deals_dir.iterdir()) if deals_dir.is_dir() else []:
         if (
             folder.is_dir()
@@ -89,3 +106,13 @@ def load_project(
             project.history = RepositoryHistory(available=False)
         project.logs = build_contributor_logs(project.history, project.folders)
     return project
+
+
+def _load_one(
+    folder: Path, project_root: Path, options: LoadOptions | None, step: Step
+) -> DealFolder | tuple[list[str], list[str]]:
+    """In a worker: the loaded deal, or its (problems, warnings) as messages."""
+    try:
+        return load_deal_folder(folder, project_root, options, step)
+    except DealError as error:
+        return [str(p) for p in error.problems], [str(w) for w in error.warnings]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError, PluginError
 
 from ..deal.loading import DealFolder
@@ -30,6 +31,22 @@ class BuildResult:
     rules: object = None  # the scoring rules mkdocs.yml sets (seller/scoring.ScoringRules)
 
 
+def deals_dir_of(config_file: Path) -> Path:
+    """The deals folder the project at `config_file` builds."""
+    config = _load(config_file)
+    return Path(config.plugins["dealroom"].config.deals_dir or config.docs_dir)
+
+
+def _load(config_file: Path, **overrides: str) -> MkDocsConfig:
+    try:
+        config = load_config(str(config_file), **overrides)
+    except (ConfigurationError, Abort) as error:
+        raise BuildError(f"{config_file}: {error}") from None
+    if config.plugins.get("dealroom") is None:
+        raise BuildError(f"{config_file} does not use the dealroom plugin")
+    return config
+
+
 def build_project(
     config_file: Path,
     site_dir: Path,
@@ -38,13 +55,8 @@ def build_project(
     missing_markers: str | None = None,
 ) -> BuildResult:
     """Build the project at `config_file` into `site_dir` (only `deals`, if given)."""
-    try:
-        config = load_config(str(config_file), site_dir=str(site_dir))
-    except (ConfigurationError, Abort) as error:
-        raise BuildError(f"{config_file}: {error}") from None
-    plugin = config.plugins.get("dealroom")
-    if plugin is None:
-        raise BuildError(f"{config_file} does not use the dealroom plugin")
+    config = _load(config_file, site_dir=str(site_dir))
+    plugin = config.plugins["dealroom"]
     if deals:
         plugin.config.deals = list(deals)
     if missing_markers is not None:

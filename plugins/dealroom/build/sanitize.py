@@ -6,7 +6,8 @@ the HTML that Markdown produced (including raw HTML the seller typed and attribu
 added with `attr_list`) passes through an allow-list sanitizer, ammonia via `nh3`:
 formatting, tables, images, code, footnotes, admonitions and details stay; scripts,
 styles beyond text alignment, event handlers, iframes, objects, forms and any URL
-that is not http(s), mailto, tel or relative are removed.
+that is not http(s), mailto, tel or relative are removed, as are ids that the theme's
+own elements use.
 """
 
 from __future__ import annotations
@@ -28,9 +29,22 @@ _ATTRIBUTES = {
     "label": {"for"},
     "time": {"datetime"},
 }
+# The theme finds its own elements by these ids (`__config` holds its settings, `__search`
+# and `__drawer` its toggles); an earlier element of the seller's with the same id would
+# take their place.
+_THEME_NAMES = ("__", "md-", "md_")
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute in ("id", "for", "name") and value.startswith(_THEME_NAMES):
+        return None
+    return value
+
+
 _CLEANER = nh3.Cleaner(
     tags=_TAGS,
     attributes=_ATTRIBUTES,
+    attribute_filter=_keep_attribute,
     url_schemes={"http", "https", "mailto", "tel"},
     link_rel=None,  # links keep what Markdown wrote; nothing is added
     filter_style_properties={"text-align"},  # table column alignment

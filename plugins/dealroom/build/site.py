@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,11 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink, TableOfContents, get_toc
 
 from ..deal.files import DEAL_FILE, DealFiles, Refused
-from ..deal.includes import SNIPPETS
+from ..deal.includes import is_snippets
 from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
 from .csp import with_policy
+from .project import Limits
 from .rendering import (
     PageSpec,
     contributor_context,
@@ -66,8 +67,7 @@ class BuildOptions:
     show_emails: bool = False  # contributors' email addresses on the contributors page
     allow_raw_html: bool = False  # seller HTML as written, or sanitized
     content_policy: bool = True  # a CSP in every page (off under `mkdocs serve`)
-    workers: int = 1  # deal sites built at once
-    time_limit: float = 60.0  # seconds one deal site may take
+    limits: Limits = field(default_factory=Limits)  # deals built at once, seconds each
 
 
 class DealBuildError(Exception):
@@ -236,8 +236,8 @@ def _markdown_extensions(outer: MkDocsConfig) -> list[Any]:
     under the confinement rule, when the deal was loaded."""
     extensions: list[Any] = []
     for name in outer.markdown_extensions:
-        if not isinstance(name, str) or name == SNIPPETS:
-            continue  # extension instances cannot be shared safely between sites
+        if not isinstance(name, str) or is_snippets(name):
+            continue  # instances cannot be shared between sites; includes are expanded
         options = dict(outer.mdx_configs.get(name, {}))
         extensions.append({name: options} if options else name)
     return extensions
@@ -296,7 +296,7 @@ def build_deal_sites(
         )))
         for folder in folders
     ]  # fmt: skip
-    for outcome in run_jobs(jobs, options.workers, options.time_limit):
+    for outcome in run_jobs(jobs, options.limits.workers, options.limits.time_limit):
         for name, level, message in outcome.records:
             logging.getLogger(name).log(level, message)
         warnings = tuple(text for _, level, text in outcome.records if level >= logging.WARNING)

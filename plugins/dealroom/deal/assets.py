@@ -39,6 +39,11 @@ _SPACES = re.compile(r"[\x00-\x20]+")
 _OUTSIDE = re.compile(r"(?:url\(|@import)\s*['\"]?\s*(?!data:)(?:[a-z][a-z0-9+.-]*:|//)", re.I)
 # Entities can expand without bound; a DOCTYPE that only names the SVG DTD is harmless.
 _DECLARATIONS = re.compile(r"<!ENTITY|<!DOCTYPE[^>\[]*\[")
+# Processing instructions (an XSLT stylesheet can turn the file into a page); the parser
+# drops them, so they are looked for in the text. `<?xml ...?>` is the declaration.
+_INSTRUCTION = re.compile(r"<\?(?!xml[\s?])", re.I)
+# Namespaces whose elements a browser renders and could run: checked element by element.
+_RENDERED = {SVG, "", "http://www.w3.org/1998/Math/MathML"}
 _LOCAL_URL = re.compile(r"^(?:#|data:image/(?:png|jpeg|gif|webp)[;,])", re.I)
 
 
@@ -50,13 +55,15 @@ def drawing_problem(path: Path) -> str | None:
         return str(refusal).replace("(max_file_size)", "to be checked; export it as PNG")
     if _DECLARATIONS.search(text):
         return "declares entities; export the drawing again without them"
+    if _INSTRUCTION.search(text):
+        return "has a processing instruction (<?...?>); export the drawing again without it"
     try:
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError as error:
         return f"is not a well-formed SVG drawing ({error})"
     for element in root.iter():
         namespace, local = _split(element.tag)
-        if namespace == XHTML or (namespace in (SVG, "") and local not in DRAWING_ELEMENTS):
+        if namespace == XHTML or (namespace in _RENDERED and local not in DRAWING_ELEMENTS):
             return (
                 f"contains a <{local}> element; a published drawing may hold drawing elements "
                 "only (no scripts, embedded pages or animations)"

@@ -6,9 +6,10 @@ A deal site is built only from the files the README lists as published:
 
 A file counts only by where it really is: its path is resolved (symlinks followed) and
 the real path must lie inside the deal's own real folder and itself be one of those
-published paths. So `context -> internal`, `approach.md -> internal/notes.md`,
-`assets/x -> ../deal.yml` and any link out of the folder are refused, whatever the
-name they are reached by. `deal.yml` and `access.yml` are read only as the deal
+published paths, of the same kind (page or asset) as the name it was reached by. So
+`context -> internal`, `approach.md -> internal/notes.md`, `assets/x -> ../deal.yml`,
+`context/x.md -> ../assets/x.md` and any link out of the folder are refused, whatever
+the name they are reached by. `deal.yml` and `access.yml` are read only as the deal
 folder's own regular files, never through a link.
 
 Pages, assets and includes (`--8<--`) all ask `DealFiles`; nothing else in dealroom
@@ -18,6 +19,7 @@ opens a file of a deal folder. A refusal names the file and says why.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,7 +30,12 @@ NARRATIVE_PAGES = ("business-case.md", "approach.md")
 CONTEXT_DIR = "context"
 ASSETS_DIR = "assets"
 INTERNAL_DIR = "internal"
-MAX_ASSETS = 10_000  # files under assets/: a deal room, not a file share
+MAX_ASSETS = 10_000  # entries under assets/: a deal room, not a file share
+# A context page's name becomes its URL (context/<name>/): plain and unambiguous.
+CONTEXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}\.md")
+PAGE, ASSET = "page", "asset"
+_A = {PAGE: "a", ASSET: "an"}
+OUTSIDE = "points outside the deal folder (a link?); copy the content into the deal folder"
 # File types a browser runs as code when opened: not published unless raw HTML is allowed
 # (they would run with the same origin, and so the same cached credentials, as every deal).
 # SVG drawings are read instead, and published when inert (see assets.py).
@@ -43,16 +50,28 @@ class Refused(Exception):
     """A deal file that a deal site may not read; `str()` says why, for the seller."""
 
 
-def is_published(relative: PurePosixPath) -> bool:
-    """Whether a deal-relative path is one a deal site may publish."""
+class Missing(Refused):
+    """A deal file that does not exist."""
+
+    def __init__(self) -> None:
+        super().__init__("does not exist")
+
+
+def published_kind(relative: PurePosixPath) -> str | None:
+    """PAGE or ASSET for a deal-relative path that a deal site may publish, else None."""
     parts = relative.parts
     if not parts or any(part.startswith(".") for part in parts):
-        return False  # hidden files and folders (.git, editor swap files) never count
+        return None  # hidden files and folders (.git, editor swap files) never count
     if len(parts) == 1:
-        return parts[0] in NARRATIVE_PAGES
+        return PAGE if parts[0] in NARRATIVE_PAGES else None
     if parts[0] == CONTEXT_DIR:
-        return len(parts) == 2 and parts[1].endswith(".md")
-    return parts[0] == ASSETS_DIR
+        return PAGE if len(parts) == 2 and is_context_name(parts[1]) else None
+    return ASSET if parts[0] == ASSETS_DIR else None
+
+
+def is_context_name(name: str) -> bool:
+    """Whether `name` may be a context page's file name (it becomes the page's URL)."""
+    return bool(CONTEXT_NAME.fullmatch(name)) and name != "index.md"
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,7 @@ class DealFiles:
         try:
             real = (self.folder / relative).resolve(strict=True)
         except FileNotFoundError:
-            raise Refused("does not exist") from None
+            raise Missing() from None
         except RuntimeError:  # Python before 3.13 reports a loop this way
             raise Refused("is a link that loops back on itself; remove the link") from None
         except OSError as error:  # a loop (ELOOP, Python 3.13+), a path too long
@@ -88,15 +107,34 @@ class DealFiles:
         try:
             inside = PurePosixPath(real.relative_to(self.real).as_posix())
         except ValueError:
-            raise Refused(
-                "points outside the deal folder (a link?); copy the content into the deal "
-                "folder instead"
-            ) from None
-        if not is_published(inside):
+            raise Refused(OUTSIDE) from None
+        kind = published_kind(inside)
+        if kind is None:
             raise Refused(_unpublished_reason(relative, inside))
+        wanted = published_kind(PurePosixPath(os.path.normpath(relative)))
+        if wanted not in (None, kind):  # e.g. context/x.md -> ../assets/x.md
+            raise Refused(
+                f"points to {inside.as_posix()}, which is {_A[kind]} {kind}, not {_A[wanted]} "
+                f"{wanted}"
+            )
         if not stat.S_ISREG(real.stat().st_mode):
             raise Refused("is not a regular file")
         return real
+
+    def folder_problem(self, name: str) -> str | None:
+        """Why the folder `name` (context/ or assets/) cannot be read, if it is a link
+        that leaves the deal folder or leads into internal/ (one refusal for the folder
+        rather than one per file; its files still go through `published`)."""
+        path = self.folder / name
+        if not path.is_symlink():
+            return None
+        try:
+            inside = path.resolve(strict=True).relative_to(self.real)
+        except (OSError, RuntimeError, ValueError):
+            return OUTSIDE
+        if inside.parts[:1] == (INTERNAL_DIR,):
+            return _unpublished_reason(name, PurePosixPath(inside.as_posix()))
+        return None
 
     def read_published(self, relative: str, max_bytes: int) -> str:
         """The text of a published deal file (see `published`)."""
@@ -153,7 +191,7 @@ class DealFiles:
                         found.append(relative)
                     except Refused as refusal:
                         refused.append((relative, str(refusal)))
-                if len(found) > MAX_ASSETS:
+                if len(found) + len(refused) + len(pending) > MAX_ASSETS:
                     raise Refused(f"{ASSETS_DIR}/ holds more than {MAX_ASSETS:,} files")
         return sorted(found), refused
 

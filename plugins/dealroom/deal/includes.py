@@ -16,9 +16,22 @@ from typing import Any
 import markdown
 from pymdownx.snippets import SnippetExtension, SnippetMissingError, SnippetPreprocessor
 
-from .files import DealFiles, Refused
+from .files import DealFiles, Missing, Refused
 
 SNIPPETS = "pymdownx.snippets"
+
+
+def extension_name(name: str) -> str:
+    """A Markdown extension's name however it is spelled in mkdocs.yml:
+    `pymdownx.snippets:SnippetExtension` and `markdown.extensions.toc` name the same
+    extensions as `pymdownx.snippets` and `toc`."""
+    return name.partition(":")[0].removeprefix("markdown.extensions.")
+
+
+def is_snippets(name: object) -> bool:
+    return isinstance(name, str) and extension_name(name) == SNIPPETS
+
+
 # Options dealroom decides whatever mkdocs.yml says: no downloads, no base paths outside
 # the deal, no automatic appends, and a missing include is an error.
 FORCED = {
@@ -31,7 +44,8 @@ class IncludeError(Exception):
     """An include that cannot be expanded: `target` as written, and why."""
 
     def __init__(self, target: str, reason: str) -> None:
-        super().__init__(f"include '{target}' {reason}")
+        shown = target if len(target) <= 80 else target[:77] + "..."
+        super().__init__(f"include '{shown}' {reason}")
         self.target = target
 
 
@@ -59,9 +73,9 @@ class _ConfinedSnippets(SnippetPreprocessor):
         self.last = path
         try:
             real = self.files.published(path)
+        except Missing:
+            return None  # pymdownx reports it (check_paths): see expand_includes
         except Refused as refusal:
-            if str(refusal) == "does not exist":
-                return None  # pymdownx reports it (check_paths), with the target
             raise IncludeError(path, str(refusal)) from None
         self.budget.remaining -= real.stat().st_size
         if self.budget.remaining < 0:
@@ -87,14 +101,20 @@ def expand_includes(
     preprocessor = _ConfinedSnippets(extension.getConfigs(), md, files, budget)
     try:
         lines = preprocessor.run(text.split("\n"))
-    except SnippetMissingError as error:
-        target = str(error).partition("'")[2].rpartition("'")[0]
-        raise IncludeError(target, "does not exist in the deal folder") from None
+    except SnippetMissingError:
+        raise IncludeError(preprocessor.last, "does not exist in the deal folder") from None
     except UnicodeDecodeError as error:
         reason = f"is not UTF-8 text (byte {error.start}); save it with UTF-8 encoding"
         raise IncludeError(preprocessor.last, reason) from None
     except (OSError, RecursionError) as error:
         raise IncludeError(preprocessor.last, f"cannot be read ({error})") from None
+    except MemoryError:  # indentation or line ranges repeated without end
+        reason = f"makes the page far larger than {max_bytes:,} bytes (max_file_size)"
+        raise IncludeError(preprocessor.last, reason) from None
+    expanded = sum(len(line) + 1 for line in lines)
+    if expanded > max_bytes:
+        reason = f"makes the page larger than {max_bytes:,} bytes (max_file_size)"
+        raise IncludeError(preprocessor.last, reason)
     return Expanded("\n".join(lines), tuple(budget.files))
 
 

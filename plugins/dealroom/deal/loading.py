@@ -17,6 +17,7 @@ import datetime as dt
 import difflib
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,10 @@ from .files import (
     CONTEXT_DIR,
     DEAL_FILE,
     DRAWING_SUFFIXES,
-    INTERNAL_DIR,
     NARRATIVE_PAGES,
     DealFiles,
     Refused,
+    is_context_name,
 )
 from .includes import IncludeError, expand_includes, include_line
 from .model import Deal
@@ -42,8 +43,6 @@ from .yamlfile import Path_, YamlProblem, load_yaml, split_front_matter
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # Names a deal folder cannot take because the seller's root site uses them.
 RESERVED_SLUGS = frozenset({"assets", "search", "dealroom", "404"})
-# A context page's name becomes its URL (context/<name>/): plain and unambiguous.
-CONTEXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}\.md$")
 MAX_PROBLEMS = 50  # per deal: the first ones show what is wrong; a thousand would bury it
 
 
@@ -116,9 +115,13 @@ def discover_deals(deals_dir: Path) -> list[Path]:
 
 
 def load_deal_folder(
-    folder: Path, display_root: Path | None = None, options: LoadOptions | None = None
+    folder: Path,
+    display_root: Path | None = None,
+    options: LoadOptions | None = None,
+    reading: Callable[[str], None] = lambda name: None,
 ) -> DealFolder:
-    """Load and validate one deal folder; raise `DealError` listing every problem."""
+    """Load and validate one deal folder; raise `DealError` listing every problem.
+    `reading(name)` is told each page before it is read (for a report if it hangs)."""
     options = options or LoadOptions()
     slug = folder.name
     shown = shown_path(folder / DEAL_FILE, display_root)
@@ -141,7 +144,7 @@ def load_deal_folder(
     except Refused as refusal:
         problems.append(Problem(shown, str(refusal)))
         raise DealError(slug, problems, []) from None
-    pages = _Pages(files, options, display_root)
+    pages = _Pages(files, options, display_root, reading)
     pages.collect()
     deal, yaml_problems, yaml_warnings = (
         parse_deal_yaml(text, shown, list(pages.context))
@@ -344,7 +347,14 @@ class _Pages:
     confinement rule, so `internal/`, stray files and anything outside the folder never
     reach the site."""
 
-    def __init__(self, files: DealFiles, options: LoadOptions, display_root: Path | None):
+    def __init__(
+        self,
+        files: DealFiles,
+        options: LoadOptions,
+        display_root: Path | None,
+        reading: Callable[[str], None],
+    ) -> None:
+        self.reading = reading
         self.files = files
         self.options = options
         self.display_root = display_root
@@ -363,7 +373,7 @@ class _Pages:
                     self.narrative[name] = body
         if self._folder_allowed(CONTEXT_DIR):
             for name in self.files.context_pages():
-                if not CONTEXT_NAME.fullmatch(name.split("/", 1)[1]) or name.endswith("/index.md"):
+                if not is_context_name(name.split("/", 1)[1]):
                     self._problem(name, "cannot be a page name; use letters, digits, '-' and "
                                   "'_' (not index.md), e.g. context/it-security.md")  # fmt: skip
                     continue
@@ -382,6 +392,7 @@ class _Pages:
 
     def _read(self, name: str) -> str | None:
         """A page's Markdown without front matter and with includes expanded."""
+        self.reading(name)
         try:
             text = self.files.read_published(name, self.options.max_file_size)
         except Refused as refusal:
@@ -412,22 +423,10 @@ class _Pages:
         return body
 
     def _folder_allowed(self, name: str) -> bool:
-        """context/ and assets/ may be links only within the published part of the folder
-        (one problem for the folder rather than one per file)."""
-        path = self.files.folder / name
-        if not path.is_symlink():
-            return path.is_dir()
-        try:
-            inside = path.resolve(strict=True).relative_to(self.files.real)
-        except (OSError, RuntimeError, ValueError):
-            self._problem(name, "points outside the deal folder (a link?); copy the content "
-                          "into the deal folder instead")  # fmt: skip
+        if problem := self.files.folder_problem(name):
+            self._problem(name, problem)
             return False
-        if inside.parts[:1] == (INTERNAL_DIR,):
-            self._problem(name, f"points to {inside.as_posix()}, which is seller-only "
-                          "(internal/) and never published")  # fmt: skip
-            return False
-        return path.is_dir()
+        return (self.files.folder / name).is_dir()
 
     def _collect_assets(self) -> None:
         try:
@@ -445,12 +444,16 @@ class _Pages:
                 self._problem(name, "is a web page, script or XML document, which would run in "
                               "the deal room; link a PDF or an image instead (or set "
                               "allow_raw_html)")  # fmt: skip
-            elif suffix in DRAWING_SUFFIXES and (
-                problem := drawing_problem(self.files.published(name))
-            ):
+            elif suffix in DRAWING_SUFFIXES and (problem := self._drawing_problem(name)):
                 self._problem(name, problem)
             else:
                 self.assets.append(name)
+
+    def _drawing_problem(self, name: str) -> str | None:
+        try:
+            return drawing_problem(self.files.published(name))
+        except Refused as refusal:  # changed since it was listed
+            return str(refusal)
 
     def _problem(self, name: str, message: str, line: int | None = None) -> None:
         self.problems.append(Problem(self._shown(name), message, line=line))

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from ..deal.files import ASSETS_DIR, CONTEXT_DIR, DEAL_FILE, NARRATIVE_PAGES
+from ..deal.files import ASSET, DEAL_FILE, PAGE, published_kind
 from ..deal.loading import DealFolder
 from ..deal.model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
 from .git import Commit, Person, RepositoryHistory, relative_to
@@ -131,6 +131,8 @@ def section_label(section: str, context_titles: dict[str, str]) -> str:
     file_part, _, heading = section.partition("#")
     if file_part in context_titles:
         label = context_titles[file_part]
+    elif published_kind(PurePosixPath(file_part)) == ASSET:
+        label = f"File {PurePosixPath(file_part).name}"  # assets/plan.pdf -> File plan.pdf
     elif "." in file_part and not file_part.endswith(".md"):
         parent, child = file_part.split(".", 1)
         label = f"{SECTION_LABELS.get(parent, parent)}: {child.replace('_', ' ')}"
@@ -169,7 +171,7 @@ def _commits_by_deal(
     touched any other deal folder (built or not, published files or not). Walking newest
     to oldest, a rename teaches the older path its new home, so history survives moves;
     but a file that moved in from another deal brings none of that deal's history, unless
-    the whole deal folder moved (its deal.yml with it)."""
+    the deal folder itself was renamed: its own deal.yml moved, for the same customer."""
     moved: dict[str, str] = {}  # old repository path -> current repository path
     result = []
     for commit in history.commits:
@@ -178,8 +180,10 @@ def _commits_by_deal(
         renamed_deals = {
             (_deal_of(change.old_path, history.prefix), _deal_of(change.path, history.prefix))
             for change in commit.files
-            if change.old_path and PurePosixPath(change.path).name == DEAL_FILE
-        }
+            if _is_deal_file(change.path, history.prefix)
+            and change.old_path and _is_deal_file(change.old_path, history.prefix)
+            and "customer" not in change.sections  # another customer: not the same deal
+        }  # fmt: skip
         for change in commit.files:
             current = moved.get(change.path, change.path)
             if change.old_path:
@@ -206,6 +210,12 @@ def _inside(path: str, prefix: str) -> str | None:
     return relative_to(path, prefix) if prefix else path
 
 
+def _is_deal_file(path: str, prefix: str) -> bool:
+    """Whether a repository path is a deal folder's own deal.yml (`<slug>/deal.yml`)."""
+    inside = _inside(path, prefix)
+    return inside is not None and PurePosixPath(inside).parts[1:] == (DEAL_FILE,)
+
+
 def _deal_of(path: str | None, prefix: str) -> str | None:
     """The deal folder a repository path lies in (None outside the deals folder)."""
     inside = _inside(path, prefix) if path else None
@@ -216,18 +226,14 @@ def _deal_of(path: str | None, prefix: str) -> str | None:
 
 def _published_sections(path: str, sections: tuple[str, ...]) -> list[str]:
     """The sections of a deal-relative file that a reader may see; [] for anything
-    seller-only or unpublished (internal/, stray files, `internal:` in deal.yml)."""
+    seller-only or unpublished (internal/, stray files, `internal:` in deal.yml), by the
+    confinement rule's own definition of what is published."""
     if path == DEAL_FILE:
         return [s for s in sections if s != "internal" and not s.startswith("internal.")]
-    parts = PurePosixPath(path).parts
-    markdown = path in NARRATIVE_PAGES or (
-        len(parts) == 2 and parts[0] == CONTEXT_DIR and path.endswith(".md")
-    )
-    if markdown:
+    kind = published_kind(PurePosixPath(path))
+    if kind == PAGE:
         return [f"{path}#{heading}" if heading else path for heading in sections] or [path]
-    if parts[0] == ASSETS_DIR:
-        return [path]
-    return []
+    return [path] if kind == ASSET else []
 
 
 def _git_contributions(

@@ -2,9 +2,10 @@
 
 `read_history` runs a fixed handful of git commands per build, whatever the number of
 deals, pages or commits: `rev-parse` for the repository facts, one `log --raw` over the
-commits not yet cached, one `cat-file --batch` for the file versions those commits
-touched, and, when HEAD moved, `merge-base --is-ancestor` to check the cache still
-belongs to it. With HEAD unchanged only `rev-parse` runs.
+commits not yet cached, one `cat-file --batch-check` and one `cat-file --batch` for
+the deal.yml and Markdown versions those commits touched (up to MAX_BLOB bytes each),
+and, when HEAD moved, `merge-base --is-ancestor` to check the cache still belongs to
+it. With HEAD unchanged only `rev-parse` runs.
 
 Each commit is reduced to who (author and `Co-authored-by:` trailers), when, its
 subject and, per changed file, the sections it changed: for deal.yml the top-level and
@@ -32,6 +33,7 @@ LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f" + (
     "%(trailers:key=Co-authored-by,valueonly,separator=%x1d)"
 )
 EMPTY_BLOB = "0" * 40
+MAX_BLOB = 2_000_000  # bytes of one file version compared for its changed sections
 # Keys of deal.yml whose children are reported as sections of their own.
 NESTED_SECTIONS = ("business_case", "mutual_action_plan")
 YAML_KEY = re.compile(r"^ *([A-Za-z_][A-Za-z0-9_]*)\s*:(?:\s|$)")
@@ -198,8 +200,17 @@ def _parse_raw(raw: str) -> list[RawChange]:
 
 
 def _read_blobs(top: Path, shas: set[str]) -> dict[str, str]:
-    """The text of many file versions in one `git cat-file --batch`."""
+    """The text of many file versions: their sizes in one `git cat-file --batch-check`,
+    then those up to MAX_BLOB in one `git cat-file --batch`. A larger version (a page
+    that was never publishable) is compared as if empty rather than held in memory."""
     wanted = sorted(shas - {EMPTY_BLOB})
+    if not wanted:
+        return {}
+    sizes = _git(top, "cat-file", "--batch-check", stdin="\n".join(wanted) + "\n")
+    wanted = [
+        sha for sha, kind, *size in (line.split() for line in sizes.decode().splitlines())
+        if kind == "blob" and int(size[0]) <= MAX_BLOB
+    ]  # fmt: skip
     if not wanted:
         return {}
     output = _git(top, "cat-file", "--batch", stdin="\n".join(wanted) + "\n")

@@ -12,41 +12,35 @@ In mode "encrypted" each deal site is encrypted in place (see encryption.py) and
 served by any static host.
 
 A release is assembled beside the live one and only then swapped in, so an interrupted
-or failed publish leaves the live output as it was; the previous release is kept for
+or failed publish leaves the live pages as they were; the previous release is kept for
 `dealroom rollback`. The seller's root page, the internal files and the credentials
-are never copied.
-
-Revocation always wins. Each release records, per deal, who it lets in (`grants`). A
-deal whose new version does not build keeps its previous pages only under the current
-access list: in nginx mode its password file is written from the current access file;
-in encrypted mode the old pages stay only if nobody has lost access since (their key
-slots cannot be rewritten without the old content key), else the deal is withdrawn.
-`rollback` applies the same rule to the release it goes back to. A broken access file
-withdraws only its own deal.
+are never copied. Revocation always wins (see grants.py): the live release is brought
+under today's access lists before anything is built, a deal whose new version cannot be
+published now keeps its live pages only under the same rule, and a broken access file
+takes only its own deal offline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..build.runner import BuildError, build_project
-from .access import (
-    ACCESS_FILE,
-    TEAM,
-    TEAM_ACCESS_FILE,
-    AccessError,
-    AccessList,
-    Credentials,
-    grants,
-)
+from ..build.runner import BuildError, BuildResult, build_project, deals_dir_of
+from ..deal.files import ACCESS_FILE
+from ..deal.loading import DealFolder
+from .access import TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials, grants
 from .encryption import SiteKeys, b64, derive_key, encrypt_site, unb64
+from .grants import (
+    CurrentAccess,
+    ReleaseRecord,
+    bring_under,
+    password_is_current,
+    write_htpasswd,
+)
 from .nginx import NginxError, unreadable_for_others, write_nginx_config
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -55,11 +49,10 @@ RELEASES = "releases"
 CURRENT = "current"
 KEEP_RELEASES = 3  # the live one, the previous one (rollback) and one more
 MODES = ("nginx", "encrypted")
-RELEASE_FILE = "release.json"
 
 
 class PublishError(Exception):
-    """Publishing could not start or finish; the live output is unchanged."""
+    """Publishing could not start or finish; says why and how to fix it."""
 
 
 @dataclass
@@ -87,23 +80,28 @@ def publish(
     releases = out / RELEASES
     releases.mkdir(parents=True, exist_ok=True)
     if mode == "nginx":
-        try:  # first: a configuration nginx could not use stops before any work
-            write_nginx_config(out, listen, domain=domain)
-        except NginxError as error:
-            raise PublishError(str(error)) from None
-        if blocked := unreadable_for_others(out):
-            log.warning(f"dealroom: nginx's workers cannot enter {blocked}; make it readable "
-                        "(chmod o+rx) before serving this folder")  # fmt: skip
+        _configure_nginx(out, listen, domain)
+    access = _current_access(config_file)
+    live = _live_release(out)
+    # First of all, today's access lists for what is live now: a revoked password stops
+    # working even if the build below fails or is interrupted.
+    taken_offline = bring_under(live, access) if live is not None else {}
     for leftover in releases.glob(".staging-*"):  # from a publish that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     release_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     staging = releases / f".staging-{release_id}"
     try:
-        result = _assemble(config_file, staging, _live_release(out), releases / release_id, mode)
+        built = _build(config_file, staging / "build")
+        assembly = _Assembly(staging, live, mode, access, PublishResult(releases / release_id))
+        result = assembly.run(built, Credentials(config_file.resolve().parent))
         staging.rename(result.release)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # the live release is untouched
+        shutil.rmtree(staging, ignore_errors=True)  # the live release stays as it is
         raise
+    for slug, reason in taken_offline.items():
+        if slug not in result.published and slug not in result.withdrawn:
+            result.withdrawn.append(slug)
+            result.reasons[slug] = reason
     _point_current_to(out, result.release)
     _prune(releases, keep={result.release.name})
     return result
@@ -125,7 +123,19 @@ def rollback(out: Path) -> RollbackResult:
     if not older:
         raise PublishError(f"no earlier release in {out / RELEASES} to roll back to")
     target = older[-1]
-    withdrawn = _apply_current_access(target)
+    record = ReleaseRecord.read(target)
+    try:
+        team = AccessList.load(Path(record.team_access)) if record.team_access else None
+    except AccessError as error:
+        raise PublishError(f"{error}; nothing was rolled back") from None
+
+    def recorded(slug: str) -> Path | None:
+        access_file = record.deals.get(slug, {}).get("access")
+        return Path(access_file) if access_file else None
+
+    # A release from before access was recorded: nothing can be checked, nothing kept.
+    access = CurrentAccess(team or AccessList(Path()), recorded if team else lambda _: None)
+    withdrawn = bring_under(target, access)
     _point_current_to(out, target)
     return RollbackResult(target, withdrawn)
 
@@ -133,191 +143,159 @@ def rollback(out: Path) -> RollbackResult:
 # --- assembling a release ---------------------------------------------------------------
 
 
-@dataclass
-class _Release:
-    """release.json: the mode, where access lives, and who each deal was published for."""
-
-    mode: str
-    team_access: str = ""
-    deals: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> access, grants
-
-    @classmethod
-    def read(cls, release: Path) -> _Release:
-        try:
-            data = json.loads((release / RELEASE_FILE).read_text(encoding="utf-8"))
-            return cls(data["mode"], data.get("team_access", ""), data.get("deals", {}))
-        except (OSError, ValueError, KeyError, TypeError):
-            return cls("nginx")  # a release from before the file existed: no grants known
-
-    def write(self, release: Path) -> None:
-        text = json.dumps(vars(self), indent=1, sort_keys=True)
-        temporary = release / f".{RELEASE_FILE}.tmp"
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(release / RELEASE_FILE)
+def _configure_nginx(out: Path, listen: str, domain: str) -> None:
+    try:  # first: a configuration nginx could not use stops before any work
+        write_nginx_config(out, listen, domain=domain)
+    except NginxError as error:
+        raise PublishError(str(error)) from None
+    if blocked := unreadable_for_others(out):
+        log.warning(f"dealroom: nginx's workers cannot enter {blocked}; make it readable "
+                    "(chmod o+rx) before serving this folder")  # fmt: skip
 
 
-def _assemble(
-    config_file: Path, staging: Path, live: Path | None, final: Path, mode: str
-) -> PublishResult:
-    project_root = config_file.resolve().parent
-    team_file = project_root / TEAM_ACCESS_FILE
+def _current_access(config_file: Path) -> CurrentAccess:
+    """Today's access lists of the project; the team's must be readable (every deal's
+    access depends on it), a deal's is read when that deal is published."""
     try:
-        team = AccessList.load(team_file)  # everyone's access depends on it: check it first
-        credentials = Credentials(project_root).load() if mode == "encrypted" else {}
-    except AccessError as error:
+        deals_dir = deals_dir_of(config_file)
+        team = AccessList.load(config_file.resolve().parent / TEAM_ACCESS_FILE)
+    except (AccessError, BuildError) as error:
         raise PublishError(f"{error}; nothing was published") from None
+    return CurrentAccess(team, lambda slug: deals_dir / slug / ACCESS_FILE)
+
+
+def _build(config_file: Path, site_dir: Path) -> BuildResult:
     try:
-        built = build_project(config_file, staging / "build", missing_markers="hide")
+        return build_project(config_file, site_dir, missing_markers="hide")
     except BuildError as error:
         raise PublishError(str(error)) from None
-    result = PublishResult(final)
-    (staging / "sites").mkdir()
-    (staging / "htpasswd").mkdir()
-    # An empty password file for unknown slugs: see publish/templates/auth.conf.
-    (staging / "htpasswd" / ".nobody").write_text("", encoding="utf-8")
-    record = _Release(mode, str(team_file))
-    previous = _Release.read(live) if live is not None else None
-    if previous is not None and previous.mode != mode:
-        previous = None  # pages of the other mode cannot be served in this one
-    folders = {folder.slug: folder for folder in built.deals}
-    for slug, report in sorted(built.reports.items()):
-        access_file = built.deals_dir / slug / ACCESS_FILE
+
+
+class _Assembly:
+    """One new release, deal by deal, in a staging folder beside the live one."""
+
+    def __init__(
+        self,
+        staging: Path,
+        live: Path | None,
+        mode: str,
+        access: CurrentAccess,
+        result: PublishResult,
+    ) -> None:
+        self.staging = staging
+        self.live = live
+        self.mode = mode
+        self.access = access
+        self.result = result
+        previous = ReleaseRecord.read(live) if live is not None else None
+        # Pages of the other mode cannot be served in this one.
+        self.previous = previous if previous is not None and previous.mode == mode else None
+        self.record = ReleaseRecord(mode, str(access.team.path))
+
+    def run(self, built: BuildResult, credentials: Credentials) -> PublishResult:
         try:
-            viewers = AccessList.load(access_file)
-            allowed = grants(slug, viewers) | grants(TEAM, team)
-            if slug in folders and (staging / "build" / slug / "index.html").is_file():
-                granted = allowed
-                if mode == "encrypted":
-                    keys, granted = _site_keys(slug, viewers, team, credentials)
-                    encrypt_site(staging / "build" / slug, keys, folders[slug].assets)
-                if not viewers.viewers:
-                    log.warning(f"dealroom: deal '{slug}' has no viewers; only the team opens it")
-                (staging / "build" / slug).rename(staging / "sites" / slug)
-                _write_htpasswd(staging / "htpasswd" / f"{slug}.htpasswd", viewers, team)
-                record.deals[slug] = {"access": str(access_file), "grants": sorted(granted)}
-                result.published.append(slug)
-                continue
-            reason = report.problems[0] if report.problems else "it did not build"
-            if _keep_or_withdraw(slug, reason, allowed, live, previous, staging, record, result):
-                record.deals[slug]["access"] = str(access_file)
-                _write_htpasswd(staging / "htpasswd" / f"{slug}.htpasswd", viewers, team)
+            self.passwords = credentials.load() if self.mode == "encrypted" else {}
         except AccessError as error:
-            # Nobody can be let in on an access file that cannot be read.
-            _keep_or_withdraw(slug, str(error), None, live, previous, staging, record, result)
-    record.write(staging)
-    shutil.rmtree(staging / "build")  # the seller's root page and search index stay out
-    return result
+            raise PublishError(f"{error}; nothing was published") from None
+        (self.staging / "sites").mkdir()
+        (self.staging / "htpasswd").mkdir()
+        # An empty password file for unknown slugs: see publish/templates/auth.conf.
+        (self.staging / "htpasswd" / ".nobody").write_text("", encoding="utf-8")
+        folders = {folder.slug: folder for folder in built.deals}
+        for slug, report in sorted(built.reports.items()):
+            folder = folders.get(slug)
+            site = self.staging / "build" / slug
+            try:
+                viewers = self.access.viewers(slug)
+                if folder is not None and (site / "index.html").is_file():
+                    self._publish(folder, site, viewers)
+                else:
+                    reason = report.problems[0] if report.problems else "it did not build"
+                    self._keep_or_withdraw(slug, reason, viewers)
+            except AccessError as error:  # nobody can be let in on an unreadable access file
+                self._keep_or_withdraw(slug, str(error), None)
+        self.record.write(self.staging)
+        shutil.rmtree(self.staging / "build")  # the seller's root page and search index
+        return self.result
 
+    def _publish(self, folder: DealFolder, site: Path, viewers: AccessList) -> None:
+        slug = folder.slug
+        granted = self.access.allowed(slug, viewers)
+        if self.mode == "encrypted":
+            keys, granted = _site_keys(slug, viewers, self.access.team, self.passwords)
+            encrypt_site(site, keys, folder.assets)
+        if not viewers.viewers:
+            log.warning(f"dealroom: deal '{slug}' has no viewers; only the team can open it")
+        site.rename(self.staging / "sites" / slug)
+        write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
+        self.record.deals[slug] = {"access": str(viewers.path), "grants": sorted(granted)}
+        self.result.published.append(slug)
 
-def _keep_or_withdraw(
-    slug: str,
-    reason: str,
-    allowed: set[str] | None,
-    live: Path | None,
-    previous: _Release | None,
-    staging: Path,
-    record: _Release,
-    result: PublishResult,
-) -> bool:
-    """A deal that cannot be published now: keep its live pages if they let in nobody
-    who has lost access since (True), else take it offline."""
-    result.reasons[slug] = reason
-    was_live = live is not None and previous is not None and (live / "sites" / slug).is_dir()
-    if not was_live:
-        log.warning(f"dealroom: deal '{slug}' was not published (and never was before)")
-        result.skipped.append(slug)
-        return False
-    assert live is not None and previous is not None
-    before = previous.deals.get(slug, {})
-    keep = allowed is not None and (
-        previous.mode == "nginx"  # the password file is rewritten from today's access list
-        or ("grants" in before and set(before["grants"]) <= allowed)
-    )
-    if not keep:
-        log.error(
-            f"dealroom: deal '{slug}' withdrawn: its new version was not published ({reason}) "
-            "and its last published version would let in someone whose access has been "
-            "revoked or changed since; fix the problem and publish again"
-        )
-        result.withdrawn.append(slug)
-        return False
-    shutil.copytree(live / "sites" / slug, staging / "sites" / slug, symlinks=True)
-    granted = allowed if previous.mode == "nginx" else set(before["grants"])
-    record.deals[slug] = {"grants": sorted(granted)}
-    log.warning(f"dealroom: deal '{slug}' was not published now; its last version stays "
-                "online under the current access list")  # fmt: skip
-    result.kept.append(slug)
-    return True
-
-
-def _apply_current_access(release: Path) -> dict[str, str]:
-    """Bring a (not live) release under today's access lists: rewrite its password
-    files, and take offline every deal whose access cannot be checked or that would let
-    in someone who has lost access since. Returns the deals taken offline, and why."""
-    record = _Release.read(release)
-    withdrawn: dict[str, str] = {}
-    try:
-        team = AccessList.load(Path(record.team_access)) if record.team_access else None
-    except AccessError as error:
-        raise PublishError(f"{error}; nothing was rolled back") from None
-    sites = release / "sites"
-    for site in sorted(sites.iterdir()) if sites.is_dir() else []:
-        slug = site.name
-        before = record.deals.get(slug, {})
-        try:
-            if team is None or not before.get("access"):
-                raise AccessError("this release does not say who may open it")
-            if not Path(before["access"]).parent.is_dir():
-                raise AccessError("the deal no longer exists in the deals folder")
-            viewers = AccessList.load(Path(before["access"]))
-            allowed = grants(slug, viewers) | grants(TEAM, team)
-            if record.mode == "encrypted" and not set(before.get("grants", [])) <= allowed:
-                raise AccessError("someone it lets in has had their access revoked or changed")
-            _write_htpasswd(release / "htpasswd" / f"{slug}.htpasswd", viewers, team)
-            if record.mode == "nginx":
-                before["grants"] = sorted(allowed)
-        except AccessError as error:
-            withdrawn[slug] = str(error)
-            shutil.rmtree(site)
-            (release / "htpasswd" / f"{slug}.htpasswd").unlink(missing_ok=True)
-            record.deals.pop(slug, None)
-    record.write(release)
-    return withdrawn
+    def _keep_or_withdraw(self, slug: str, reason: str, viewers: AccessList | None) -> None:
+        """A deal that cannot be published now: keep its live pages if they let in
+        nobody who has lost access since, else take it offline."""
+        self.result.reasons[slug] = reason
+        live_site = self.live / "sites" / slug if self.live is not None else None
+        if live_site is None or not live_site.is_dir():
+            log.warning(f"dealroom: deal '{slug}' was not published (and is not online)")
+            self.result.skipped.append(slug)
+            return
+        granted = (self.previous.deals.get(slug, {}) if self.previous else {}).get("grants")
+        allowed = self.access.allowed(slug, viewers) if viewers is not None else None
+        if self.previous is None:
+            cannot = "its live version was published in the other mode"
+        elif viewers is None or allowed is None:
+            cannot = "nobody can be let in while its access file cannot be read"
+        elif not granted or (self.mode == "encrypted" and not set(granted) <= allowed):
+            # Key slots cannot be rewritten without the old content key.
+            cannot = "its live version lets in someone whose access was revoked or changed"
+        else:
+            cannot = ""
+        if cannot:
+            log.error(f"dealroom: deal '{slug}' withdrawn: its new version was not published "
+                      f"({reason}), and {cannot}; fix the problem and publish again")  # fmt: skip
+            self.result.withdrawn.append(slug)
+            return
+        assert viewers is not None and allowed is not None and granted is not None
+        shutil.copytree(live_site, self.staging / "sites" / slug, symlinks=True)
+        # nginx: today's password file; encrypted: the same key slots as before.
+        write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
+        kept = allowed if self.mode == "nginx" else set(granted)
+        self.record.deals[slug] = {"access": str(viewers.path), "grants": sorted(kept)}
+        log.warning(f"dealroom: deal '{slug}' was not published now; its last version stays "
+                    "online under the current access list")  # fmt: skip
+        self.result.kept.append(slug)
 
 
 def _site_keys(
-    slug: str, viewers: AccessList, team: AccessList, credentials: dict[str, dict[str, str]]
+    slug: str, viewers: AccessList, team: AccessList, passwords: dict[str, dict[str, str]]
 ) -> tuple[SiteKeys, set[str]]:
-    """The deal's salt and its viewers' and the team's keys, from the passwords kept in
-    the credentials file, and who they let in. A viewer whose password is not there
-    cannot get a key slot."""
+    """The deal's salt and a key for each viewer and team member whose current password
+    is kept on this machine, and who those keys let in. A password missing from the
+    credentials file, or one that no longer matches its hash (rotated elsewhere), gets
+    no key slot."""
     if not viewers.salt:
         viewers.salt = b64(os.urandom(16))
         viewers.save()  # the salt is not secret; committing it keeps share links stable
         log.info(f"dealroom: added an encryption salt to {viewers.path}; commit it")
-    passwords = []
+    keys: list[str] = []
     granted: set[str] = set()
     for scope, access in ((slug, viewers), (TEAM, team)):
         for viewer in access.viewers:
-            password = credentials.get(scope, {}).get(viewer.username)
-            if password is not None:
-                granted |= grants(scope, AccessList(access.path, [viewer]))
-            if password is None:
+            password = passwords.get(scope, {}).get(viewer.username)
+            if password is None or not password_is_current(password, viewer.hash):
+                why = "no password" if password is None else "not the current password"
                 log.warning(
-                    f"dealroom: no password for '{viewer.username}' ({scope}) in the credentials "
+                    f"dealroom: {why} for '{viewer.username}' ({scope}) in the credentials "
                     "file on this machine, so they cannot open it; rotate their password here"
                 )
-            else:
-                passwords.append(password)
-    if not passwords:
+                continue
+            keys.append(password)
+            granted |= grants(scope, AccessList(access.path, [viewer]))
+    if not keys:
         raise AccessError("nobody could open it: add a viewer or a team member first")
     salt = unb64(viewers.salt)
-    return SiteKeys(salt, [derive_key(password, salt) for password in passwords]), granted
-
-
-def _write_htpasswd(path: Path, viewers: AccessList, team: AccessList) -> None:
-    path.write_text(viewers.htpasswd() + team.htpasswd(), encoding="utf-8")
-    path.chmod(0o644)  # nginx's worker user must read it; it holds hashes only
+    return SiteKeys(salt, [derive_key(password, salt) for password in keys]), granted
 
 
 # --- the live pointer ---------------------------------------------------------------------

@@ -6,7 +6,9 @@
   const root = new URL(document.documentElement.dataset.root || "./", location.href);
   const storageKey = "dealroom-key:" + root.pathname;
   const associatedData = new TextEncoder().encode("dealroom:1");
-  const activeTypes = /^(text\/html|image\/svg|application\/(xhtml\+)?xml|text\/xml)/;
+  // Files a browser shows without running anything; any other file a page links to is
+  // downloaded rather than opened as a document with this site's origin.
+  const inertTypes = /^(image\/(png|jpeg|gif|webp|avif|bmp|x-icon)|application\/pdf|text\/(plain|csv)|audio\/|video\/)/;
   const form = document.getElementById("dealroom-unlock");
   const password = document.getElementById("dealroom-password");
   const remember = document.getElementById("dealroom-remember");
@@ -72,9 +74,7 @@
       const url = URL.createObjectURL(new Blob([fromBase64(file.content)], { type: file.type }));
       for (const element of users) {
         element.setAttribute(element.hasAttribute("src") ? "src" : "href", url);
-        // A drawing or page opened from a blob: URL would run with this site's origin:
-        // links to such files download them instead.
-        if (element.tagName === "A" && activeTypes.test(file.type)) {
+        if (element.tagName === "A" && !inertTypes.test(file.type)) {
           element.setAttribute("download", asset.split("/").pop());
         }
       }
