@@ -18,6 +18,7 @@ opens a file of a deal folder. A refusal names the file and says why.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -35,6 +36,7 @@ MAX_ASSETS = 10_000  # entries under assets/: a deal room, not a file share
 CONTEXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}\.md")
 PAGE, ASSET = "page", "asset"
 _A = {PAGE: "a", ASSET: "an"}
+LOOP = "is a link that loops back on itself; remove the link"
 OUTSIDE = "points outside the deal folder (a link?); copy the content into the deal folder"
 # File types a browser runs as code when opened: not published unless raw HTML is allowed
 # (they would run with the same origin, and so the same cached credentials, as every deal).
@@ -101,8 +103,10 @@ class DealFiles:
         except FileNotFoundError:
             raise Missing() from None
         except RuntimeError:  # Python before 3.13 reports a loop this way
-            raise Refused("is a link that loops back on itself; remove the link") from None
+            raise Refused(LOOP) from None
         except OSError as error:  # a loop (ELOOP, Python 3.13+), a path too long
+            if error.errno == errno.ELOOP:
+                raise Refused(LOOP) from None
             raise Refused(f"cannot be resolved ({_reason(error)}); remove the link") from None
         try:
             inside = PurePosixPath(real.relative_to(self.real).as_posix())
