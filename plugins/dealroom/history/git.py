@@ -23,6 +23,7 @@ import re
 import subprocess
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -256,7 +257,7 @@ def yaml_sections(old_text: str, new_text: str) -> tuple[str, ...]:
     """deal.yml keys whose blocks differ between two versions; the business case and the
     plan are compared one level deeper. Text, not parsed YAML, is compared: thousands of
     versions are compared in milliseconds, and a key's block is exactly its lines."""
-    old, new = _key_blocks(old_text.splitlines()), _key_blocks(new_text.splitlines())
+    old, new = _top_level_blocks(old_text), _top_level_blocks(new_text)
     sections: list[str] = []
     for key in dict.fromkeys([*old, *new]):
         old_block, new_block = old.get(key, []), new.get(key, [])
@@ -275,20 +276,28 @@ def yaml_sections(old_text: str, new_text: str) -> tuple[str, ...]:
     return tuple(sections)
 
 
+@lru_cache(maxsize=1024)
+def _top_level_blocks(text: str) -> dict[str, list[str]]:
+    """`_key_blocks` of a whole version: each version is compared twice (with the one
+    before and the one after), so it is split once. Callers only read the result."""
+    return _key_blocks(text.splitlines())
+
+
 def _key_blocks(lines: list[str]) -> dict[str, list[str]]:
     """Split YAML mapping lines into {key: its lines} at the shallowest key indentation.
     Anything before the first key is kept under ""."""
-    keys = [(len(line) - len(line.lstrip(" ")), m.group(1)) for line in lines
-            if (m := YAML_KEY.match(line))]  # fmt: skip
-    if not keys:
+    # Each line's key (if it starts one) and indentation, matched once.
+    keyed = [(m.group(1), len(line) - len(line.lstrip(" "))) if (m := YAML_KEY.match(line))
+             else (None, 0) for line in lines]  # fmt: skip
+    levels = [level for key, level in keyed if key is not None]
+    if not levels:
         return {"": lines} if lines else {}
-    indent = min(level for level, _ in keys)
+    indent = min(levels)
     blocks: dict[str, list[str]] = {}
     current = ""
-    for line in lines:
-        match = YAML_KEY.match(line)
-        if match and len(line) - len(line.lstrip(" ")) == indent:
-            current = match.group(1)
+    for line, (key, level) in zip(lines, keyed, strict=True):
+        if key is not None and level == indent:
+            current = key
         blocks.setdefault(current, []).append(line.rstrip())
     for block in blocks.values():
         # Blank and comment lines at a block's end usually introduce the next key, so
