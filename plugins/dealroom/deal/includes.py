@@ -10,7 +10,7 @@ would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import markdown
@@ -51,9 +51,8 @@ class IncludeError(Exception):
 
 @dataclass
 class _Budget:
-    remaining: int
+    remaining: int  # bytes the page may still grow by
     limit: int
-    files: list[str] = field(default_factory=list)
 
 
 class _ConfinedSnippets(SnippetPreprocessor):
@@ -81,19 +80,10 @@ class _ConfinedSnippets(SnippetPreprocessor):
         if self.budget.remaining < 0:
             reason = f"makes the page larger than {self.budget.limit:,} bytes (max_file_size)"
             raise IncludeError(path, reason)
-        self.budget.files.append(path)
         return str(real)
 
 
-@dataclass(frozen=True)
-class Expanded:
-    text: str
-    included: tuple[str, ...]  # deal-relative files the text pulled in
-
-
-def expand_includes(
-    text: str, files: DealFiles, options: dict[str, Any], max_bytes: int
-) -> Expanded:
+def expand_includes(text: str, files: DealFiles, options: dict[str, Any], max_bytes: int) -> str:
     """`text` with its includes expanded; raises `IncludeError` naming the include."""
     extension = SnippetExtension(**{**_user_options(options), **FORCED})
     md = markdown.Markdown()
@@ -111,11 +101,11 @@ def expand_includes(
     except MemoryError:  # indentation or line ranges repeated without end
         reason = f"makes the page far larger than {max_bytes:,} bytes (max_file_size)"
         raise IncludeError(preprocessor.last, reason) from None
-    expanded = sum(len(line) + 1 for line in lines)
-    if expanded > max_bytes:
+    expanded = "\n".join(lines)
+    if len(expanded.encode()) > max_bytes:  # indentation and line ranges count too
         reason = f"makes the page larger than {max_bytes:,} bytes (max_file_size)"
         raise IncludeError(preprocessor.last, reason)
-    return Expanded("\n".join(lines), tuple(budget.files))
+    return expanded
 
 
 def include_line(text: str, target: str) -> int | None:

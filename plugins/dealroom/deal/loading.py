@@ -413,7 +413,7 @@ class _Pages:
             try:
                 body = expand_includes(
                     body, self.files, self.options.snippets, self.options.max_file_size
-                ).text
+                )
             except IncludeError as error:
                 line = include_line(body, error.target)
                 self._problem(name, str(error), line=line + body_line - 1 if line else None)
