@@ -18,9 +18,9 @@ import yaml
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort, ConfigurationError
 
-from .build.project import Limits, Project, load_project
+from .build.project import Project, load_project
 from .build.runner import BuildError, build_project
-from .config import load_options
+from .config import load_limits, load_options
 from .deal.files import DEAL_FILE, INTERNAL_DIR
 from .deal.loading import RESERVED_SLUGS, SLUG_PATTERN, DealError, load_deal_folder
 from .publish.access import (
@@ -197,7 +197,7 @@ def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRu
         Path(options.deals_dir or config.docs_dir), config_file.resolve().parent, set(slugs),
         options.contributors_enabled, options.contributors_cache_dir,
         load_options(options, config),
-        Limits(options.workers or os.cpu_count() or 1, options.deal_time_limit),
+        load_limits(options),
     )  # fmt: skip
     _refuse_unknown(slugs, project.reports)
     return project, rules

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 
+from .build.project import Limits
 from .deal.includes import is_snippets
 from .deal.loading import LoadOptions
 
@@ -91,3 +93,8 @@ def load_options(options: DealRoomConfig, config: MkDocsConfig) -> LoadOptions:
         if is_snippets(name):
             snippets = dict(config.mdx_configs.get(name, {}))
     return LoadOptions(options.max_file_size, options.allow_raw_html, snippets)
+
+
+def load_limits(options: DealRoomConfig) -> Limits:
+    """How many deals load and build at once (`workers`, 0: every core), and for how long."""
+    return Limits(options.workers or os.cpu_count() or 1, options.deal_time_limit)

@@ -24,11 +24,11 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from .build.extensions import untrusted_extensions
-from .build.project import DealReport, Limits, load_project
+from .build.project import DealReport, load_project
 from .build.rendering import render_sections
 from .build.site import BuildOptions, build_deal_sites
 from .build.theme import SharedTheme
-from .config import DealRoomConfig, load_options
+from .config import DealRoomConfig, load_limits, load_options
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
 from .seller.dashboard import Dashboard, build_dashboard
@@ -74,7 +74,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             allow_raw_html=self.config.allow_raw_html,
             # The live-reload script `mkdocs serve` injects is inline: no policy there.
             content_policy=not serving,
-            limits=Limits(self.config.workers or os.cpu_count() or 1, self.config.deal_time_limit),
+            limits=load_limits(self.config),
         )
         if untrusted := untrusted_extensions(
             config.markdown_extensions, self.config.trusted_markdown_extensions

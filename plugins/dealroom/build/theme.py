@@ -59,6 +59,7 @@ class SharedTheme(Theme):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._env: jinja2.Environment | None = None
+        self._warm = False  # compiled already: `mkdocs serve` builds again and again
 
     @classmethod
     def extending(cls, theme: Theme) -> SharedTheme:
@@ -85,6 +86,9 @@ class SharedTheme(Theme):
         """Compile the templates a deal site renders (`roots` and everything they
         include, extend or import by name), so that worker processes forked afterwards
         share them instead of each compiling its own."""
+        if self._warm:
+            return
+        self._warm = True
         env = self.get_env()
         pending, seen = list(roots), set()
         while pending:

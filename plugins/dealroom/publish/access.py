@@ -88,7 +88,7 @@ class AccessList:
         data: dict = {"viewers": [vars(viewer) for viewer in self.viewers]}
         if self.salt:
             data["encryption_salt"] = self.salt
-        _write_atomically(self.path, header + yaml.safe_dump(data, sort_keys=False))
+        write_atomically(self.path, header + yaml.safe_dump(data, sort_keys=False))
 
     def find(self, username: str) -> Viewer | None:
         return next((viewer for viewer in self.viewers if viewer.username == username), None)
@@ -166,7 +166,7 @@ class Credentials:
         # Ignored by git whatever the project's own .gitignore says.
         (self.folder / ".gitignore").write_text("*\n", encoding="utf-8")
         text = "# Plain passwords for dealroom viewers. Never commit or publish this file.\n"
-        _write_atomically(self.path, text + yaml.safe_dump(data, sort_keys=True), mode=0o600)
+        write_atomically(self.path, text + yaml.safe_dump(data, sort_keys=True), mode=0o600)
 
 
 # --- the operations behind `dealroom access` --------------------------------------------
@@ -233,7 +233,7 @@ def revoke_viewer(project_root: Path, scope: Scope, username: str) -> None:
     Credentials(project_root).set(scope.key, username, None)
 
 
-def _write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
     """Write via a temporary sibling so a crash never leaves a half-written file; the
     temporary file is created with its final mode, so a secret is never world-readable."""
     temporary = path.with_name(f".{path.name}.tmp")

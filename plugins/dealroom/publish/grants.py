@@ -19,7 +19,6 @@ even if the build then fails), and `rollback` to the release it goes back to.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 
 import bcrypt
 
-from .access import TEAM, AccessError, AccessList, grants
+from .access import TEAM, AccessError, AccessList, grants, write_atomically
 
 RELEASE_FILE = "release.json"
 
@@ -50,7 +49,7 @@ class ReleaseRecord:
             return cls("nginx")  # a release from before the file existed: no grants known
 
     def write(self, release: Path) -> None:
-        _write_atomically(release / RELEASE_FILE, json.dumps(vars(self), indent=1, sort_keys=True))
+        write_atomically(release / RELEASE_FILE, json.dumps(vars(self), indent=1, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,9 @@ def withdraw(release: Path, slug: str) -> None:
 
 
 def write_htpasswd(path: Path, viewers: AccessList, team: AccessList) -> None:
-    """A deal's password file: its viewers and the team (bcrypt hashes only)."""
-    _write_atomically(path, viewers.htpasswd() + team.htpasswd(), mode=0o644)
+    """A deal's password file: its viewers and the team (bcrypt hashes only), readable by
+    nginx's worker user."""
+    write_atomically(path, viewers.htpasswd() + team.htpasswd(), mode=0o644)
 
 
 def password_is_current(password: str, hashed: str) -> bool:
@@ -128,10 +128,3 @@ def password_is_current(password: str, hashed: str) -> bool:
         return bcrypt.checkpw(password.encode(), hashed.encode())
     except ValueError:
         return False
-
-
-def _write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.chmod(temporary, mode)  # nginx's worker user must read password files: hashes only
-    os.replace(temporary, path)
