@@ -3,6 +3,7 @@ tmp_path, real in-process `mkdocs build` runs, assertions on the rendered pages.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import html as html_lib
 import json
@@ -17,6 +18,7 @@ import pytest
 import yaml
 from conftest import make_deal, run_build, site_files, text_of, write_deal, write_project
 from dealroom.deal.loading import DealError, load_deal_folder
+from dealroom.history.contributors import Contribution, Contributor, ContributorLog
 
 REAL_GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(REAL_GIT is None, reason="git is not installed")
@@ -105,15 +107,30 @@ def timeline(site: Path, slug: str) -> list[dict[str, str]]:
     rows = []
     for css, body in re.findall(r'<tr class="dealroom-side-(\w+)">(.*?)</tr>', page, re.DOTALL):
         cells = re.findall(r"<td>(.*?)</td>", body, re.DOTALL)
-        date, person, side_label, role, changed, source = (
+        date, person, title, company, changed, how = (
             [_plain(part) for part in cell.split("<br>", 1)] for cell in cells
         )
         rows.append({
             "date": date[0], "person": person[0], "email": person[1] if len(person) > 1 else "",
-            "side": side_label[0], "role": role[0], "changed": changed[0],
-            "note": changed[1] if len(changed) > 1 else "", "source": source[0], "css": css,
+            "title": title[0], "company": company[0], "changed": changed[0],
+            "note": changed[1] if len(changed) > 1 else "", "how": how[0], "css": css,
         })  # fmt: skip
     return rows
+
+
+def shapers(site: Path, slug: str) -> dict[str, list[tuple[str, ...]]]:
+    """'Who helped write this case': {side heading: [(name, title, shaped, when), ...]}."""
+    page = (site / slug / "contributors" / "index.html").read_text(encoding="utf-8")
+    found = re.findall(
+        r'<h3 id="[\w-]+">(.*?)</h3>\s*<div class="dealroom-shapers"><table>.*?<tbody>(.*?)'
+        r"</tbody>", page, re.DOTALL,
+    )  # fmt: skip
+    cells = re.compile(r"<td>(.*?)</td>", re.DOTALL)
+    return {
+        _plain(heading): [tuple(_plain(cell) for cell in cells.findall(row))
+                          for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)]
+        for heading, body in found
+    }  # fmt: skip
 
 
 def _plain(fragment: str) -> str:
@@ -193,56 +210,75 @@ def story(tmp_path: Path, *, build_between: bool = False) -> tuple[Path, Path, l
     return repo, project, sites
 
 
-# --- 1, 3: sides, roles, summary and reading ---------------------------------------------
+# --- 1, 3: sides, titles and the summary ------------------------------------------------
 
 
-def test_people_get_their_side_and_role_and_the_reading_follows_the_buyer_side(
+def test_people_show_with_their_company_and_title_and_the_summary_counts_each_side(
     tmp_path: Path,
 ) -> None:
     _repo, _project, (first, second, third) = story(tmp_path, build_between=True)
 
     text = contributors_text(first, "fjordline")
-    assert "Single-threaded: only the champion has contributed." in text
-    assert "Contributors at Fjordline Shipping 1 " in text
-    assert "Roles they hold 1 (Champion) " in text
-    assert "Contributors at Ledgerly 1 " in text
-    assert "Last contribution from Fjordline Shipping Oct 5, 2026 " in text
-    assert "Not yet heard from" in text and "Per Dahl CFO Economic buyer" in text
+    assert (
+        "1 person from Fjordline Shipping and 1 from Ledgerly have shaped this deal room; the "
+        "latest contribution was on Oct 5, 2026." in text
+    )
     rows = timeline(first, "fjordline")
     # The seller by email, the champion from the Co-authored-by trailer, both credited.
-    assert [(r["person"], r["side"], r["role"]) for r in rows if r["date"] == "Oct 5, 2026"] == [
-        ("Tom Ashby", "Seller", "Account executive"),
-        ("Ingrid Solberg", "Buyer", "Champion"),
+    assert [
+        (r["person"], r["title"], r["company"]) for r in rows if r["date"] == "Oct 5, 2026"
+    ] == [
+        ("Tom Ashby", "Account Executive", "Ledgerly"),
+        ("Ingrid Solberg", "Finance Director", "Fjordline Shipping"),
     ]
 
-    # An unlisted person from the customer's email domain: buyer side, no role.
+    # An unlisted person from the customer's email domain: the customer's, no title.
     text = contributors_text(second, "fjordline")
-    assert "Thinly threaded: 2 people on the buyer side, all in one role (Champion)." in text
-    assert "Contributors at Fjordline Shipping 2 " in text
-    assert "Last contribution from Fjordline Shipping Oct 8, 2026 " in text
+    assert "2 people from Fjordline Shipping and 1 from Ledgerly have shaped" in text
+    assert "the latest contribution was on Oct 8, 2026." in text
     assert timeline(second, "fjordline")[0] == {
-        "date": "Oct 8, 2026", "person": "Ola Nordmann", "email": "", "side": "Buyer",
-        "role": "", "changed": "Business case: Why now", "note": "Add the second audit finding",
-        "source": "Git commit", "css": "buyer",
+        "date": "Oct 8, 2026", "person": "Ola Nordmann", "email": "", "title": "",
+        "company": "Fjordline Shipping", "changed": "Business case: Why now", "note": "",
+        "how": "Edit", "css": "buyer",
     }  # fmt: skip
 
+    # Ingrid (by email and, from another address, by name), Ola, Per (by name); Xavi's
+    # domain is neither side's.
     text = contributors_text(third, "fjordline")
-    assert "Multithreaded across champion and economic buyer." in text
-    # Ingrid (by email and, from another address, by name), Ola, Per (by name); not Xavi.
-    assert "Contributors at Fjordline Shipping 3 " in text
-    assert "Roles they hold 2 (Champion, Economic buyer) " in text
-    assert "Contributors at Ledgerly 1 " in text
-    assert "Last contribution from Fjordline Shipping Oct 20, 2026 " in text
-    assert "Not yet heard from" not in text
-    rows = timeline(third, "fjordline")
-    people = {(r["person"], r["side"], r["role"], r["css"]) for r in rows}
-    assert people == {
-        ("Tom Ashby", "Seller", "Account executive", "seller"),
-        ("Ingrid Solberg", "Buyer", "Champion", "buyer"),
-        ("Ola Nordmann", "Buyer", "", "buyer"),
-        ("Xavi Stranger", "Unknown side", "", "unknown"),  # an unknown domain
-        ("Per Dahl", "Buyer", "Economic buyer", "buyer"),
+    assert (
+        "3 people from Fjordline Shipping, 1 from Ledgerly and 1 more have shaped this deal "
+        "room; the latest contribution was on Oct 20, 2026." in text
+    )
+    people = {
+        (r["person"], r["title"], r["company"], r["css"]) for r in timeline(third, "fjordline")
     }
+    assert people == {
+        ("Tom Ashby", "Account Executive", "Ledgerly", "seller"),
+        ("Ingrid Solberg", "Finance Director", "Fjordline Shipping", "buyer"),
+        ("Ola Nordmann", "", "Fjordline Shipping", "buyer"),
+        ("Xavi Stranger", "", "Other", "unknown"),
+        ("Per Dahl", "CFO", "Fjordline Shipping", "buyer"),
+    }
+    # Who helped write it, per side, most recent first: what they shaped, in the reader's
+    # words (a page's title, the business case, the plan), and when.
+    helped = shapers(third, "fjordline")
+    assert list(helped) == ["Fjordline Shipping", "Ledgerly", "Others"]
+    assert helped["Fjordline Shipping"] == [
+        ("Ingrid Solberg", "Finance Director", "Security, Business case",
+         "Oct 5, 2026 to Oct 20, 2026"),
+        ("Per Dahl", "CFO", "Mutual action plan", "Oct 15, 2026"),
+        ("Ola Nordmann", "", "Business case", "Oct 8, 2026"),
+    ]  # fmt: skip
+    [(name, title, shaped, when)] = helped["Ledgerly"]
+    assert (name, title, when) == ("Tom Ashby", "Account Executive", "Oct 1, 2026 to Oct 5, 2026")
+    assert {"Business case", "Security", "Summary", "Mutual action plan", "People involved",
+            "Go-live date"} <= set(shaped.split(", "))  # fmt: skip
+    assert helped["Others"] == [("Xavi Stranger", "", "Summary", "Oct 12, 2026")]
+    # Its headings carry ids, so the sidebar lists them.
+    page = (third / "fjordline" / "contributors" / "index.html").read_text(encoding="utf-8")
+    toc = page[page.index('data-md-component="toc"') : page.index('class="md-content"')]
+    for anchor in ("who-helped", "buyer-side", "seller-side", "other-people", "timeline"):
+        assert f'href="#{anchor}"' in toc, anchor
 
 
 def test_a_stakeholder_is_matched_by_name_whatever_the_case_when_the_email_differs(
@@ -252,14 +288,11 @@ def test_a_stakeholder_is_matched_by_name_whatever_the_case_when_the_email_diffe
     site = run_build(project)
     rows = {r["date"]: r for r in timeline(site, "fjordline")}
     # "PER DAHL <p.dahl@home.example>": Per Dahl has no email in deal.yml.
-    assert (rows["Oct 15, 2026"]["person"], rows["Oct 15, 2026"]["role"]) == (
-        "Per Dahl",
-        "Economic buyer",
-    )
+    assert (rows["Oct 15, 2026"]["person"], rows["Oct 15, 2026"]["title"]) == ("Per Dahl", "CFO")
     # "ingrid SOLBERG <ingrid.private@…>": Ingrid's listed email is another one.
-    assert (rows["Oct 20, 2026"]["person"], rows["Oct 20, 2026"]["role"]) == (
+    assert (rows["Oct 20, 2026"]["person"], rows["Oct 20, 2026"]["title"]) == (
         "Ingrid Solberg",
-        "Champion",
+        "Finance Director",
     )
     page = (site / "fjordline" / "contributors" / "index.html").read_text(encoding="utf-8")
     assert "PER DAHL" not in page and "ingrid SOLBERG" not in page
@@ -271,20 +304,21 @@ def test_a_stakeholder_is_matched_by_name_whatever_the_case_when_the_email_diffe
 def test_timeline_is_newest_first_with_what_changed_and_where_it_came_from(
     tmp_path: Path,
 ) -> None:
-    _repo, project, _ = story(tmp_path)
+    repo, project, _ = story(tmp_path)
+    write_project(repo, contributors_show_messages=True)
     site = run_build(project)
     rows = timeline(site, "fjordline")
-    short = [(r["date"], r["person"], r["side"], r["role"], r["source"]) for r in rows]
+    short = [(r["date"], r["person"], r["title"], r["company"], r["how"]) for r in rows]
     assert short == [
-        ("Oct 22, 2026", "Tom Ashby", "Seller", "Account executive", "Git commit"),
-        ("Oct 20, 2026", "Ingrid Solberg", "Buyer", "Champion", "Git commit"),
-        ("Oct 15, 2026", "Per Dahl", "Buyer", "Economic buyer", "Git commit"),
-        ("Oct 12, 2026", "Xavi Stranger", "Unknown side", "", "Git commit"),
-        ("Oct 10, 2026", "Per Dahl", "Buyer", "Economic buyer", "Recorded (call)"),
-        ("Oct 8, 2026", "Ola Nordmann", "Buyer", "", "Git commit"),
-        ("Oct 5, 2026", "Tom Ashby", "Seller", "Account executive", "Git commit"),
-        ("Oct 5, 2026", "Ingrid Solberg", "Buyer", "Champion", "Git commit"),
-        ("Oct 1, 2026", "Tom Ashby", "Seller", "Account executive", "Git commit"),
+        ("Oct 22, 2026", "Tom Ashby", "Account Executive", "Ledgerly", "Edit"),
+        ("Oct 20, 2026", "Ingrid Solberg", "Finance Director", "Fjordline Shipping", "Edit"),
+        ("Oct 15, 2026", "Per Dahl", "CFO", "Fjordline Shipping", "Edit"),
+        ("Oct 12, 2026", "Xavi Stranger", "", "Other", "Edit"),
+        ("Oct 10, 2026", "Per Dahl", "CFO", "Fjordline Shipping", "Call"),
+        ("Oct 8, 2026", "Ola Nordmann", "", "Fjordline Shipping", "Edit"),
+        ("Oct 5, 2026", "Tom Ashby", "Account Executive", "Ledgerly", "Edit"),
+        ("Oct 5, 2026", "Ingrid Solberg", "Finance Director", "Fjordline Shipping", "Edit"),
+        ("Oct 1, 2026", "Tom Ashby", "Account Executive", "Ledgerly", "Edit"),
     ]
     changed = [(r["changed"], r["note"]) for r in rows]
     assert changed[:8] == [
@@ -300,9 +334,12 @@ def test_timeline_is_newest_first_with_what_changed_and_where_it_came_from(
     first = changed[8][0].split("; ")
     assert changed[8][1] == "Start the Fjordline deal"
     expected = {"Business case: Why now", "Security: Security", "Security: Access", "Customer",
-                "Go-live date", "Business case: problem", "Mutual action plan: steps"}  # fmt: skip
+                "Go-live date", "Business case: problem", "Mutual action plan: steps",
+                "People involved", "Contract signature date"}  # fmt: skip
     assert expected <= set(first)
     assert "Contributions" not in first  # added later, by another commit
+    # The seller's pipeline fields are in that commit too, but no deal page shows them.
+    assert not {"Stage", "Step", "Deal value"} & set(first)
 
 
 # --- 4: emails ---------------------------------------------------------------------------
@@ -311,20 +348,61 @@ def test_timeline_is_newest_first_with_what_changed_and_where_it_came_from(
 def test_emails_are_shown_only_when_the_option_asks_for_them(tmp_path: Path) -> None:
     repo, project, _ = story(tmp_path)
     emails = [TOM[1], INGRID[1], PER[1], OLA[1], XAVI[1], "ingrid.private@mail.example"]
-    output = all_site_text(run_build(project))
-    assert [email for email in emails if email in output] == []
+    site = run_build(project)
+    page = (site / "fjordline" / "contributors" / "index.html").read_text(encoding="utf-8")
+    assert [email for email in emails if email in page] == []
+    # Nor anywhere else; Tom's address may be on the overview, as the seller's contact.
+    output = all_site_text(site)
+    assert [email for email in emails[1:] if email in output] == []
 
     write_project(repo, contributors_show_emails=True)
     site = run_build(project)
-    shown = {(r["person"], r["email"], r["source"]) for r in timeline(site, "fjordline")}
+    shown = {(r["person"], r["email"], r["how"]) for r in timeline(site, "fjordline")}
     assert shown == {
-        ("Tom Ashby", TOM[1], "Git commit"),
-        ("Ingrid Solberg", INGRID[1], "Git commit"),  # the listed one, also for her private address
-        ("Per Dahl", PER[1], "Git commit"),  # no listed email: the one he committed with
-        ("Per Dahl", "", "Recorded (call)"),  # a recorded contribution has no address
-        ("Ola Nordmann", OLA[1], "Git commit"),
-        ("Xavi Stranger", XAVI[1], "Git commit"),
+        ("Tom Ashby", TOM[1], "Edit"),
+        ("Ingrid Solberg", INGRID[1], "Edit"),  # the listed one, also for her private address
+        ("Per Dahl", PER[1], "Edit"),  # no listed email: the one he committed with
+        ("Per Dahl", "", "Call"),  # a recorded contribution has no address
+        ("Ola Nordmann", OLA[1], "Edit"),
+        ("Xavi Stranger", XAVI[1], "Edit"),
     }
+    helped = shapers(site, "fjordline")
+    assert helped["Ledgerly"][0][0] == f"Tom Ashby {TOM[1]}"
+    assert helped["Others"][0][0] == f"Xavi Stranger {XAVI[1]}"
+
+
+# --- 4b: commit messages -----------------------------------------------------------------
+
+
+def test_commit_messages_show_only_when_asked_for_and_recorded_notes_always(
+    tmp_path: Path,
+) -> None:
+    repo = init_repo(tmp_path / "repo")
+    project = write_project(repo)
+    edit(project, "fjordline", deal_with_people(contributions=[RECORDED_CALL]))
+    commit(repo, "QQMSGCANARY priced below the list for Per", author=TOM, date="2026-10-01",
+           co_authors=(INGRID,))  # fmt: skip
+    site = run_build(project)
+    assert "QQMSGCANARY" not in all_site_text(site)
+    notes = [(r["person"], r["note"]) for r in timeline(site, "fjordline")]
+    # What a recorded contribution says was written for the log: it always shows.
+    assert notes == [
+        ("Per Dahl", "Confirmed the penalty figures"),
+        ("Tom Ashby", ""),
+        ("Ingrid Solberg", ""),
+    ]
+
+    write_project(repo, contributors_show_messages=True)
+    site = run_build(project)
+    notes = [(r["person"], r["note"]) for r in timeline(site, "fjordline")]
+    assert notes == [
+        ("Per Dahl", "Confirmed the penalty figures"),
+        ("Tom Ashby", "QQMSGCANARY priced below the list for Per"),
+        ("Ingrid Solberg", "QQMSGCANARY priced below the list for Per"),
+    ]
+    # On the contributors page only (the timeline is kept out of the search index).
+    holding = [name for name, data in site_files(site).items() if b"QQMSGCANARY" in data]
+    assert holding == ["fjordline/contributors/index.html"]
 
 
 # --- 5: seller-only material -------------------------------------------------------------
@@ -334,8 +412,8 @@ IVY = ("Ivy Inside", "ivy@ledgerly.example")  # seller's domain: listed if ever 
 
 def test_internal_changes_are_never_listed_nor_their_messages_published(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
-    project = write_project(repo)
-    deal = deal_with_people(internal={"pricing_floor": 100000})
+    project = write_project(repo, contributors_show_messages=True)  # even with messages on
+    deal = deal_with_people(internal={"pricing_floor": 100000}, opened="2026-09-01")
     edit(project, "fjordline", deal, {"internal/notes.md": "# Notes\n\nFloor 100k.\n"})
     commit(repo, "Start the deal", author=TOM, date="2026-10-01")
     edit(project, "fjordline", deal, {"internal/notes.md": "# Notes\n\nFloor 140k.\n"})
@@ -343,6 +421,10 @@ def test_internal_changes_are_never_listed_nor_their_messages_published(tmp_path
     deal["internal"] = {"pricing_floor": 140000, "walk_away": "QQYAMLVALUE"}
     edit(project, "fjordline", deal)
     commit(repo, "QQYAMLCANARY raise the floor", author=IVY, date="2026-10-07")
+    # The pipeline fields only the seller's dashboard reads: no deal page shows them.
+    deal |= {"stage": 4, "step": "resolve", "deal_value": 210000, "opened": "2026-09-02"}
+    edit(project, "fjordline", deal)
+    commit(repo, "QQSTAGECANARY moved to stage 4", author=IVY, date="2026-10-08")
     deal["internal"]["pricing_floor"] = 150000
     deal["summary"] = "Fjordline wants a five-day close."
     edit(project, "fjordline", deal)
@@ -357,9 +439,14 @@ def test_internal_changes_are_never_listed_nor_their_messages_published(tmp_path
     assert rows[0]["changed"] == "Summary"  # the `internal:` part of that commit is not listed
     assert "Internal" not in rows[1]["changed"].split("; ")
     output = all_site_text(site)
-    for secret in ("QQNOTESCANARY", "QQYAMLCANARY", "QQYAMLVALUE", "Ivy Inside"):
+    for secret in ("QQNOTESCANARY", "QQYAMLCANARY", "QQYAMLVALUE", "QQSTAGECANARY", "Ivy Inside"):
         assert secret not in output, secret
     assert "Tighten the summary" in output  # messages of published changes do show
+    # The footers are not moved by seller-only changes either.
+    assert footer(site, "fjordline", "index.md") == "Last updated Oct 9, 2026 by Ola Nordmann"
+    assert footer(site, "fjordline", "mutual-action-plan.md") == (
+        "Last updated Oct 1, 2026 by Tom Ashby"
+    )
 
 
 def test_adding_an_internal_section_below_a_blank_line_and_comment_is_not_listed(
@@ -395,9 +482,9 @@ def brightwater_deal() -> dict:
     return deal
 
 
-def two_deals(tmp_path: Path) -> tuple[Path, Path, dict, dict]:
+def two_deals(tmp_path: Path, **options: object) -> tuple[Path, Path, dict, dict]:
     repo = init_repo(tmp_path / "repo")
-    project = write_project(repo)
+    project = write_project(repo, **options)
     fjordline, brightwater = deal_with_people(), brightwater_deal()
     edit(project, "fjordline", fjordline)
     commit(repo, "Start Fjordline", author=TOM, date="2026-10-01")
@@ -407,7 +494,8 @@ def two_deals(tmp_path: Path) -> tuple[Path, Path, dict, dict]:
 
 
 def test_a_commit_to_two_deals_shows_only_known_people_and_no_message(tmp_path: Path) -> None:
-    repo, project, fjordline, brightwater = two_deals(tmp_path)
+    # Even with commit messages shown, a shared commit's message is not.
+    repo, project, fjordline, brightwater = two_deals(tmp_path, contributors_show_messages=True)
     fjordline["summary"] = brightwater["summary"] = "Both close in five days."
     edit(project, "fjordline", fjordline)
     edit(project, "brightwater", brightwater)
@@ -435,6 +523,47 @@ def test_a_commit_to_two_deals_shows_only_known_people_and_no_message(tmp_path: 
     assert (
         footer(site, "brightwater", "index.md")
         == "Last updated Oct 5, 2026 by Tom Ashby and Bob Brink"
+    )
+
+
+def test_a_commit_to_two_deals_dates_both_deals_pages_naming_only_whom_each_knows(
+    tmp_path: Path,
+) -> None:
+    repo, project, fjordline, brightwater = two_deals(tmp_path, contributors_show_messages=True)
+    # Bob (Brightwater's champion) and Xavi (known to neither deal) update both plans and
+    # both approach pages in one commit.
+    for slug, deal in (("fjordline", fjordline), ("brightwater", brightwater)):
+        deal["mutual_action_plan"]["steps"][0]["status"] = "done"
+        deal["mutual_action_plan"]["steps"][0]["completed"] = "2026-10-05"
+        edit(project, slug, deal, {"approach.md": "# Approach\n\nPilot in one region.\n"})
+    commit(repo, "QQBOTHPLANS Brightwater and Fjordline plans", author=BOB, date="2026-10-05",
+           co_authors=(XAVI,))  # fmt: skip
+    site = run_build(project)
+
+    for page in ("mutual-action-plan.md", "approach.md", "index.md"):
+        assert footer(site, "fjordline", page) == "Last updated Oct 5, 2026", page
+        assert footer(site, "brightwater", page) == "Last updated Oct 5, 2026 by Bob Brink", page
+    # The commit credits nobody Fjordline knows: no row, so its contributors page still
+    # dates from its last named contribution.
+    assert [r["date"] for r in timeline(site, "fjordline")] == ["Oct 1, 2026"]
+    assert footer(site, "fjordline", "contributors.md") == "Last updated Oct 1, 2026 by Tom Ashby"
+    fjordline_output = all_site_text(site / "fjordline")
+    for leak in ("Bob Brink", BOB[1], "Xavi", XAVI[1], "QQBOTHPLANS"):
+        assert leak not in fjordline_output, leak
+    assert "Xavi" not in all_site_text(site / "brightwater")
+    assert "QQBOTHPLANS" not in all_site_text(site)
+
+    # A commit to one deal only names its author.
+    fjordline["mutual_action_plan"]["steps"][2]["status"] = "in progress"
+    edit(project, "fjordline", fjordline)
+    commit(repo, "Legal has started", author=INGRID, date="2026-10-07")
+    site = run_build(project)
+    assert footer(site, "fjordline", "mutual-action-plan.md") == (
+        "Last updated Oct 7, 2026 by Ingrid Solberg"
+    )
+    assert footer(site, "fjordline", "approach.md") == "Last updated Oct 5, 2026"
+    assert footer(site, "brightwater", "mutual-action-plan.md") == (
+        "Last updated Oct 5, 2026 by Bob Brink"
     )
 
 
@@ -474,7 +603,7 @@ def test_a_commit_that_also_touched_another_deal_in_any_way_leaks_nothing(
 
 def test_history_survives_renaming_the_deal_folder_and_a_page(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
-    project = write_project(repo)
+    project = write_project(repo, contributors_show_messages=True)
     deal = deal_with_people()
     edit(project, "old-name", deal, {"context/sec.md": SECURITY_PAGE})
     commit(repo, "Start the deal", author=TOM, date="2026-10-01")
@@ -497,7 +626,7 @@ def test_history_survives_renaming_the_deal_folder_and_a_page(tmp_path: Path) ->
     assert rows["Oct 6, 2026", "Ola Nordmann"]["changed"] == "Security: Access"
     assert rows["Oct 1, 2026", "Tom Ashby"]["note"] == "Start the deal"
     text = contributors_text(site, "fjordline")
-    assert "Thinly threaded: 2 people on the buyer side, all in one role (Champion)." in text
+    assert "2 people from Fjordline Shipping and 1 from Ledgerly have shaped" in text
 
 
 @pytest.mark.parametrize("with_a_deal_yml_asset", [False, True])
@@ -505,7 +634,7 @@ def test_a_page_moved_in_from_another_deal_brings_none_of_that_deals_history(
     tmp_path: Path, with_a_deal_yml_asset: bool
 ) -> None:
     repo = init_repo(tmp_path / "repo")
-    project = write_project(repo)
+    project = write_project(repo, contributors_show_messages=True)
     other = make_deal(customer={"name": "OtherCoQM", "domains": ["otherco.example"]})
     olga = ("Olga ContactQM", "olga@otherco.example")
     files = {"context/terms.md": "# Terms\n\n## OtherCoQM clauses\n\nx\n"}
@@ -558,7 +687,7 @@ def test_a_lost_deals_folder_reused_for_another_customer_keeps_its_history_to_it
 
 def test_history_with_pathological_lines_is_read_in_linear_time(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
-    project = write_project(repo)
+    project = write_project(repo, contributors_show_messages=True)
     long_line = "# a" + " \t" * 300_000 + "x\n"  # backtracking would take hours
     edit(project, "fjordline", deal_with_people(), {"approach.md": "# Approach\n" + long_line})
     message = tmp_path / "message.txt"  # too long for a command-line argument
@@ -605,7 +734,7 @@ PARTIAL = (
 def test_a_shallow_clone_builds_and_says_its_history_is_partial(tmp_path: Path) -> None:
     repo = three_commits(tmp_path)
     full = contributors_text(run_build(repo), "fjordline")
-    assert PARTIAL not in full and "Ingrid Solberg Buyer Champion" in full
+    assert PARTIAL not in full and "Ingrid Solberg Finance Director" in full
 
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(clone))
@@ -666,10 +795,12 @@ def test_without_history_the_page_says_so_and_shows_recorded_contributions(
         "shown." in text
     )
     rows = timeline(site, "fjordline")
-    assert [(r["date"], r["person"], r["changed"], r["note"], r["source"]) for r in rows] == [
+    # What was recorded is shown by default: it was written for the log.
+    assert [(r["date"], r["person"], r["changed"], r["note"], r["how"]) for r in rows] == [
         ("Oct 10, 2026", "Per Dahl", "Business case: cost of inaction",
-         "Confirmed the penalty figures", "Recorded (call)"),
+         "Confirmed the penalty figures", "Call"),
     ]  # fmt: skip
+    assert "1 person from Fjordline Shipping has shaped this deal room" in text
     assert footer(site, "fjordline", "business-case.md") == (
         "Last updated Oct 10, 2026 by Per Dahl"
     )
@@ -871,7 +1002,7 @@ def test_one_git_log_for_all_deals_then_the_cache_then_only_new_commits(
     tmp_path: Path, git_calls
 ) -> None:
     repo = init_repo(tmp_path / "repo")
-    project = write_project(repo)
+    project = write_project(repo, contributors_show_messages=True)
     authors = {"alpha": INGRID, "bravo": OLA, "charlie": ("Per Dahl", "per@fjordline.example")}
     for day, (slug, person) in enumerate(authors.items(), 1):
         deal = deal_with_people(summary=f"The {slug} deal.")
@@ -938,16 +1069,112 @@ def test_with_the_contributor_log_off_no_git_runs_and_recorded_input_still_shows
     assert git_calls() == []
     text = contributors_text(site, "fjordline")
     assert "Edit history" not in text  # off by choice: nothing to apologise for
-    assert [(r["person"], r["source"]) for r in timeline(site, "fjordline")] == [
-        ("Per Dahl", "Recorded (call)")
-    ]
+    assert [(r["person"], r["how"]) for r in timeline(site, "fjordline")] == [("Per Dahl", "Call")]
     assert footer(site, "fjordline", "business-case.md") == "Last updated Oct 10, 2026 by Per Dahl"
     assert not (project / ".cache").exists()
 
     write_project(repo)  # the same project with the log on: the wrapper does see git run
     site = run_build(project)
     assert named(git_calls(), "log") != []
-    assert [(r["person"], r["source"]) for r in timeline(site, "fjordline")] == [
-        ("Per Dahl", "Recorded (call)"),
-        ("Tom Ashby", "Git commit"),
+    assert [(r["person"], r["how"]) for r in timeline(site, "fjordline")] == [
+        ("Per Dahl", "Call"),
+        ("Tom Ashby", "Edit"),
     ]
+
+
+# --- 14: the summary sentence ------------------------------------------------------------
+
+
+def _log_of(*people: tuple[str, str]) -> ContributorLog:
+    """A log with one contribution per (name, side)."""
+    when = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+    rows = [Contribution(when, Contributor(name, "", side), ("summary",), "git", name)
+            for name, side in people]  # fmt: skip
+    return ContributorLog(contributions=rows)
+
+
+@pytest.mark.parametrize(
+    ("people", "sentence"),
+    [
+        ([], ""),
+        ([("Ana", "buyer")], "1 person from Acme has shaped this deal room"),
+        ([("Ana", "seller"), ("Bo", "seller")],
+         "2 people from Ledgerly have shaped this deal room"),
+        ([("Ana", "buyer"), ("Bo", "seller")],
+         "1 person from Acme and 1 from Ledgerly have shaped this deal room"),
+        ([("Ana", "buyer"), ("Cy", "buyer"), ("Bo", "seller"), ("Xe", "unknown")],
+         "2 people from Acme, 1 from Ledgerly and 1 more have shaped this deal room"),
+        ([("Xe", "unknown"), ("Yu", "unknown")], "2 people have shaped this deal room"),
+        ([("Ana", "buyer"), ("ANA", "buyer")], "1 person from Acme has shaped this deal room"),
+    ],
+)  # fmt: skip
+def test_the_summary_counts_people_per_company_in_plain_words(
+    people: list[tuple[str, str]], sentence: str
+) -> None:
+    assert _log_of(*people).headcount("Acme", "Ledgerly") == sentence
+
+
+# --- 15: the seller's reading is for the dashboard only --------------------------------------
+
+VERDICT_WORDS = ("Single-threaded", "Thinly threaded", "Multithreaded", "Seller-only so far",
+                 "Not yet heard from", "Economic buyer", "Champion")  # fmt: skip
+
+
+def dashboard_rows(site: Path) -> dict[str, dict[str, str]]:
+    """The dashboard's deals table: {customer: {column header: cell text}}."""
+    page = (site / "index.html").read_text(encoding="utf-8")
+    start = page.index('id="dealroom-deals"')
+    table = page[start : page.index("</table>", start)]
+    headers = [_plain(h) for h in re.findall(r"<th>(.*?)</th>", table, re.DOTALL)]
+    rows = {}
+    for body in re.findall(r"<tr class=\"dealroom-(?:pass|fail)\">(.*?)</tr>", table, re.DOTALL):
+        cells = [_plain(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", body, re.DOTALL)]
+        rows[cells[0]] = dict(zip(headers, cells, strict=True))
+    return rows
+
+
+def test_the_threading_verdict_is_on_the_dashboard_and_in_no_deal_site(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    project = write_project(repo)
+    names = {"quiet": "QuietCo", "single": "SingleCo", "thin": "ThinCo", "multi": "MultiCo"}
+    deals = {}
+    for slug, customer in names.items():
+        deal = deals[slug] = deal_with_people(
+            customer={"name": customer, "domains": ["fjordline.example"]}
+        )
+        if slug == "single":  # the champion, on a call
+            deal["contributions"] = [RECORDED_CALL | {"who": "Ingrid Solberg"}]
+        edit(project, slug, deal, {"approach.md": "# Approach\n\nPilot first.\n"})
+        commit(repo, f"Start {slug}", author=TOM, date="2026-10-01")
+    edit(project, "thin", deals["thin"] | {"summary": "Two voices, one role."})
+    commit(repo, "Thin", author=OLA, date="2026-10-03", co_authors=(INGRID,))
+    edit(project, "multi", deals["multi"] | {"summary": "Finance and the champion."})
+    commit(repo, "Multi", author=PER, date="2026-10-04", co_authors=(INGRID,))
+    site = run_build(project)
+
+    rows = dashboard_rows(site)
+    threading = {customer: (row["Threading"], row["Not yet heard from"])
+                 for customer, row in rows.items()}  # fmt: skip
+    assert threading == {
+        "QuietCo": ("Seller-only so far: nobody on the buyer side has contributed yet.",
+                    "Ingrid Solberg (Champion), Per Dahl (Economic buyer)"),
+        "SingleCo": ("Single-threaded: only the champion has contributed.",
+                     "Per Dahl (Economic buyer)"),
+        "ThinCo": ("Thinly threaded: 2 people on the buyer side, all in one role (Champion).",
+                   "Per Dahl (Economic buyer)"),
+        "MultiCo": ("Multithreaded across champion and economic buyer.", "none"),
+    }  # fmt: skip
+    # Sorting by threading puts the weakest first.
+    page = (site / "index.html").read_text(encoding="utf-8")
+    ranks = dict(re.findall(r'<td data-value="(\d)" class="dealroom-threading-(\w+)">', page))
+    assert ranks == {"0": "none", "1": "single", "2": "thin", "3": "multi"}
+
+    for slug in names:
+        output = all_site_text(site / slug)
+        assert [word for word in VERDICT_WORDS if word in output] == [], slug
+        assert "Per Dahl" in output and "CFO" in output  # the people are there, by title
+    assert "Per Dahl CFO Summary Oct 4, 2026" in contributors_text(site, "multi")
+    # The search index was among what was read.
+    assert "Who helped write this case" in (
+        site / "multi" / "search" / "search_index.json"
+    ).read_text(encoding="utf-8")

@@ -299,7 +299,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     co-authors and its subject are payloads too (git itself drops `<` and `>` from an
     author's name, not from a subject or a `Co-authored-by:` trailer)."""
     work = tmp_path_factory.mktemp("escaping")
-    root = write_project(work / "project", contributors_show_emails=True)
+    root = write_project(
+        work / "project", contributors_show_emails=True, contributors_show_messages=True
+    )
     git(root, "init", "-q", "-b", "main")
     (root / ".gitignore").write_text("site/\n.cache/\n", encoding="utf-8")
     p = Payloads()

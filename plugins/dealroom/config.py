@@ -72,6 +72,11 @@ class DealRoomConfig(Config):
     """Show contributors' email addresses on the contributors page (names only when
     `false`: deal sites are forwarded)."""
 
+    contributors_show_messages = c.Type(bool, default=False)
+    """Show the subjects of commits that touched only this deal on its contributors page.
+    Off by default: commit messages are written for colleagues, not for the customer.
+    What a recorded contribution's `what` says is always shown: it is written for the log."""
+
     contributors_cache_dir = c.Optional(c.Type(str))
     """Where the parsed git history is cached between builds, relative to mkdocs.yml.
     Defaults to `.cache/dealroom`; set `""` to keep no cache."""

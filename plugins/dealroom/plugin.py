@@ -71,6 +71,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             as_of=_as_of(self.config.as_of),
             show_missing=markers == "show" or (markers == "auto" and serving),
             show_emails=self.config.contributors_show_emails,
+            show_messages=self.config.contributors_show_messages,
             allow_raw_html=self.config.allow_raw_html,
             # The live-reload script `mkdocs serve` injects is inline: no policy there.
             content_policy=not serving,

@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from ..deal.figures import compute_figures, plan_progress
 from ..deal.loading import DealFolder
-from ..history.contributors import ContributorLog, section_label
+from ..history.contributors import Contribution, ContributorLog, section_area, section_label
 
 SECTION_TEMPLATE = "dealroom/sections/{kind}.html"
 PAGE_TEMPLATE = "dealroom/page.html"
@@ -168,14 +168,27 @@ def deal_context(
 
 
 def contributor_context(
-    contributor_log: ContributorLog, pages: list[PageSpec], show_emails: bool
+    contributor_log: ContributorLog,
+    pages: list[PageSpec],
+    show_emails: bool,
+    show_messages: bool = False,
 ) -> dict[str, Any]:
     """What the contributors page needs besides the deal."""
     titles = {page.src_uri: page.title for page in pages if page.kind == "context"}
+
+    def note(entry: Contribution) -> str:
+        # What a recorded contribution says was written for the log; a commit subject
+        # was written for colleagues, so it shows only when the seller asks for it.
+        return entry.note if entry.source == "recorded" or show_messages else ""
+
     return {
         "contributor_log": contributor_log,
         "show_emails": show_emails,
+        "note": note,
         "section_label": lambda section: section_label(section, titles),
+        "section_areas": lambda sections: list(
+            dict.fromkeys(section_area(section, titles) for section in sections)
+        ),
     }
 
 

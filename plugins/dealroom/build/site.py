@@ -65,6 +65,7 @@ class BuildOptions:
     as_of: dt.date  # "today" for overdue steps and days left
     show_missing: bool  # MISSING markers (seller preview) or a clean page (published)
     show_emails: bool = False  # contributors' email addresses on the contributors page
+    show_messages: bool = False  # single-deal commits' subjects on the contributors page
     allow_raw_html: bool = False  # seller HTML as written, or sanitized
     content_policy: bool = True  # a CSP in every page (off under `mkdocs serve`)
     limits: Limits = field(default_factory=Limits)  # deals built at once, seconds each
@@ -103,7 +104,9 @@ class DealSitePlugin(BasePlugin):
         self.contributor_log = contributor_log
         self.step = step
         self.context = deal_context(folder, pages, options.as_of, options.show_missing)
-        self.context |= contributor_context(contributor_log, pages, options.show_emails)
+        self.context |= contributor_context(
+            contributor_log, pages, options.show_emails, options.show_messages
+        )
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         # The theme's files, then exactly the pages and assets the deal publishes.
@@ -157,10 +160,11 @@ class DealSitePlugin(BasePlugin):
         context["dealroom_preview"] = self.options.show_missing
         update = self.contributor_log.last_update(page.file.src_uri)
         if update is not None:
-            names = [person.name for person in self.contributor_log.credited(update)]
+            # A commit that also touched other deals may credit nobody this deal knows:
+            # it still dates the page, and names no one ("by" stays empty).
             context["dealroom_updated"] = {
                 "date": self.context["fmt"].date(update.date),
-                "by": and_list(names),
+                "by": and_list([person.name for person in update.people]),
             }
         return context
 

@@ -5,9 +5,12 @@ one timeline per deal. People are matched to the deal's stakeholders by email, t
 name; others get their side from the customer's and seller's email domains.
 
 Isolation rules: only published files count (never `internal/`, nor a deal.yml change
-confined to `internal:`), and a commit that touches several deals shows in each deal
-only the people that deal knows, and no commit message, since either could name
-another customer.
+confined to `internal:` or to the seller's pipeline fields), and a commit that touches
+several deals shows in each deal only the people that deal knows, and no commit
+message, since either could name another customer; it still dates the pages it fed.
+
+The log holds the seller's reading of it too (the multithreading verdict, buyers not
+heard from yet), but that is seller-only: the dashboard shows it, never a deal site.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from ..deal.loading import DealFolder
 from ..deal.model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
 from .git import Commit, Person, RepositoryHistory, relative_to
 
+# Section names in the reader's words; other deal.yml keys read as themselves
+# ("summary" -> "Summary", "cost_of_inaction" -> "cost of inaction").
 SECTION_LABELS = {
     "business_case": "Business case",
     "mutual_action_plan": "Mutual action plan",
@@ -29,9 +34,16 @@ SECTION_LABELS = {
     "approach.md": "Approach",
     "compelling_event": "Compelling event",
     "go_live": "Go-live date",
-    "signature_target": "Signature target",
-    "deal_value": "Deal value",
+    "signature_target": "Contract signature date",
+    "stakeholders": "People involved",
 }
+# deal.yml fields only the seller reads (notes, and the pipeline's stage, step, value and
+# opening date, which the dashboard uses): no deal page shows them, so a change to them
+# is nothing a reader of the deal room helped write.
+SELLER_ONLY_FIELDS = frozenset({"internal", "stage", "step", "deal_value", "opened"})
+CONTRIBUTORS_PAGE = "contributors.md"
+# The multithreading verdict's levels, weakest first (the dashboard sorts by them).
+THREADING = ("none", "single", "thin", "multi")
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,8 @@ class Contributor:
     name: str
     email: str  # "" when unknown
     side: str  # "buyer", "seller" or "unknown"
-    role: str | None = None  # the stakeholder's role, when matched
+    role: str | None = None  # the stakeholder's sales-method role: seller-only
+    title: str = ""  # the stakeholder's job title; "" for someone not listed
 
     @property
     def role_label(self) -> str:
@@ -69,17 +82,100 @@ class Contribution:
         return self.when.date()
 
 
+@dataclass(frozen=True)
+class Update:
+    """One change that fed the deal's pages (a commit or a recorded contribution), for
+    the "Last updated" footers. `people` is empty when a commit that also touched other
+    deals credits nobody this deal knows: it still dates the pages, naming no one."""
+
+    when: dt.datetime
+    sections: tuple[str, ...]
+    people: tuple[Contributor, ...]
+
+    @property
+    def date(self) -> dt.date:
+        return self.when.date()
+
+    def feeds(self, page: str) -> bool:
+        if page == CONTRIBUTORS_PAGE and not self.people:
+            return False  # the contributors page lists people: a nameless change adds no row
+        return any(section_feeds_page(section, page) for section in self.sections)
+
+
+@dataclass(frozen=True)
+class Shaper:
+    """One person's part in the deal as a whole, for the contributors page."""
+
+    person: Contributor
+    sections: tuple[str, ...]  # everything they shaped, most recent first, each once
+    first: dt.date
+    latest: dt.date
+
+
 @dataclass
 class ContributorLog:
-    """Everything the contributors page and the page footers show for one deal."""
+    """Everything the contributors page, the page footers and the seller's dashboard show
+    for one deal. The verdict (`threading`, `reading`, `not_heard_from`, `buyer_roles`)
+    is the seller's diagnosis: only the dashboard and the scorecard read it."""
 
     contributions: list[Contribution] = field(default_factory=list)  # newest first
+    updates: list[Update] = field(default_factory=list)  # newest first
     history: str = "complete"  # "complete", "partial" or "unavailable"
     history_reason: str = ""
+
+    def add(self, update: Update, contributions: list[Contribution]) -> None:
+        self.updates.append(update)
+        self.contributions += contributions
+
+    def sort(self) -> None:
+        """Newest first; changes of the same moment keep the order they were added in."""
+        self.contributions.sort(key=lambda c: c.when, reverse=True)
+        self.updates.sort(key=lambda u: u.when, reverse=True)
 
     def people(self, side: str) -> list[Contributor]:
         unique = {c.person.key: c.person for c in reversed(self.contributions)}
         return [person for person in unique.values() if person.side == side]
+
+    def shapers(self, side: str) -> list[Shaper]:
+        """Each person on `side` with what they shaped and when, most recent first."""
+        found: dict[str, list[Contribution]] = {}
+        for entry in self.contributions:
+            if entry.person.side == side:
+                found.setdefault(entry.person.key, []).append(entry)
+        return [
+            Shaper(entries[0].person,
+                   tuple(dict.fromkeys(s for entry in entries for s in entry.sections)),
+                   entries[-1].date, entries[0].date)
+            for entries in found.values()
+        ]  # fmt: skip
+
+    @property
+    def latest(self) -> dt.date | None:
+        """The day of the newest contribution, from either side."""
+        return self.contributions[0].date if self.contributions else None
+
+    def headcount(self, customer: str, seller: str) -> str:
+        """'12 people from Alpine Retail Group and 4 from Tallbridge Forecasting have
+        shaped this deal room' (sides nobody contributed from are left out); '' if none."""
+        groups = [
+            (count, where)
+            for count, where in ((len(self.people("buyer")), f"from {customer}"),
+                                 (len(self.people("seller")), f"from {seller}"),
+                                 (len(self.people("unknown")), ""))
+            if count
+        ]  # fmt: skip
+        if not groups:
+            return ""
+        parts = []
+        for index, (count, where) in enumerate(groups):
+            noun = "person" if count == 1 else "people"
+            if index:  # "and 4 from Tallbridge", "and 1 more"
+                noun = "" if where else "more"
+            parts.append(" ".join(word for word in (str(count), noun, where) if word))
+        verb = "has" if sum(count for count, _ in groups) == 1 else "have"
+        return f"{and_list(parts)} {verb} shaped this deal room"
+
+    # --- the seller's diagnosis: dashboard and scorecard only ---------------------------
 
     def not_heard_from(self, deal: Deal) -> list[Stakeholder]:
         """Buyer-side stakeholders who have not contributed yet."""
@@ -96,49 +192,64 @@ class ContributorLog:
         return next((c.date for c in self.contributions if c.person.side == "buyer"), None)
 
     @property
+    def threading(self) -> str:
+        """One of THREADING: nobody, one person, several in fewer than two roles, or
+        several people in several roles on the buyer side."""
+        buyers = self.people("buyer")
+        if len(buyers) < 2:
+            return THREADING[len(buyers)]
+        return "thin" if len(self.buyer_roles) < 2 else "multi"
+
+    @property
     def reading(self) -> str:
         """The multithreading verdict in plain language."""
-        buyers, roles = self.people("buyer"), self.buyer_roles
-        if not buyers:
+        buyers, roles, level = self.people("buyer"), self.buyer_roles, self.threading
+        if level == "none":
             return "Seller-only so far: nobody on the buyer side has contributed yet."
-        if len(buyers) == 1:
+        if level == "single":
             person = buyers[0]
             if person.role == "champion":
                 return "Single-threaded: only the champion has contributed."
             who = f"{person.name} ({person.role_label})" if person.role else person.name
             return f"Single-threaded: only {who} has contributed."
-        if len(roles) < 2:
+        if level == "thin":
             where = (
                 f"all in one role ({roles[0]})" if roles else "none of them a listed stakeholder"
             )
             return f"Thinly threaded: {len(buyers)} people on the buyer side, {where}."
         return f"Multithreaded across {and_list([_in_sentence(role) for role in roles])}."
 
-    def last_update(self, page: str) -> Contribution | None:
-        """The newest contribution that changed `page` (e.g. "business-case.md")."""
-        return next(
-            (c for c in self.contributions if any(section_feeds_page(s, page) for s in c.sections)),
-            None,
-        )
+    # --- page footers ----------------------------------------------------------------
 
-    def credited(self, contribution: Contribution) -> list[Contributor]:
-        """Everyone credited for the same change (a commit's author and co-authors)."""
-        return [c.person for c in self.contributions if c.change == contribution.change]
+    def last_update(self, page: str) -> Update | None:
+        """The newest change that fed `page` (e.g. "business-case.md")."""
+        return next((update for update in self.updates if update.feeds(page)), None)
+
+
+def section_area(section: str, context_titles: dict[str, str]) -> str:
+    """What a section is part of, in the reader's words: 'business_case.cost_of_inaction'
+    -> 'Business case', 'context/legal.md#Terms' -> the legal page's title."""
+    file_part = section.partition("#")[0]
+    if file_part in context_titles:
+        return context_titles[file_part]
+    if published_kind(PurePosixPath(file_part)) == ASSET:
+        return f"File {PurePosixPath(file_part).name}"  # assets/plan.pdf -> File plan.pdf
+    key = file_part.split(".", 1)[0] if _is_field(file_part) else file_part
+    return SECTION_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
 def section_label(section: str, context_titles: dict[str, str]) -> str:
     """'business_case.cost_of_inaction' -> 'Business case: cost of inaction'."""
     file_part, _, heading = section.partition("#")
-    if file_part in context_titles:
-        label = context_titles[file_part]
-    elif published_kind(PurePosixPath(file_part)) == ASSET:
-        label = f"File {PurePosixPath(file_part).name}"  # assets/plan.pdf -> File plan.pdf
-    elif "." in file_part and not file_part.endswith(".md"):
-        parent, child = file_part.split(".", 1)
-        label = f"{SECTION_LABELS.get(parent, parent)}: {child.replace('_', ' ')}"
-    else:
-        label = SECTION_LABELS.get(file_part, file_part.replace("_", " ").capitalize())
+    label = section_area(file_part, context_titles)
+    if _is_field(file_part) and "." in file_part:
+        label += ": " + file_part.split(".", 1)[1].replace("_", " ")
     return f"{label}: {heading}" if heading else label
+
+
+def _is_field(section: str) -> bool:
+    """A deal.yml field ("summary", "business_case.problem"), not a file of the folder."""
+    return "/" not in section and not section.endswith(".md")
 
 
 # --- building the logs -----------------------------------------------------------------
@@ -153,14 +264,12 @@ def build_contributor_logs(
     deals = {folder.slug: folder.deal for folder in folders}
     for commit, touched, shared in _commits_by_deal(history, set(deals)):
         for slug, sections in touched.items():
-            logs[slug].contributions += _git_contributions(commit, sections, deals[slug], shared)
+            logs[slug].add(*_git_change(commit, sections, deals[slug], shared))
     for folder in folders:
         log = logs[folder.slug]
-        log.contributions += [
-            _recorded(index, entry, folder.deal)
-            for index, entry in enumerate(folder.deal.contributions)
-        ]
-        log.contributions.sort(key=lambda c: c.when, reverse=True)
+        for index, entry in enumerate(folder.deal.contributions):
+            log.add(*_recorded(index, entry, folder.deal))
+        log.sort()
     return logs
 
 
@@ -226,38 +335,46 @@ def _deal_of(path: str | None, prefix: str) -> str | None:
 
 def _published_sections(path: str, sections: tuple[str, ...]) -> list[str]:
     """The sections of a deal-relative file that a reader may see; [] for anything
-    seller-only or unpublished (internal/, stray files, `internal:` in deal.yml), by the
-    confinement rule's own definition of what is published."""
+    seller-only or unpublished (internal/, stray files, `internal:` and the pipeline
+    fields in deal.yml), by the confinement rule's own definition of what is published."""
     if path == DEAL_FILE:
-        return [s for s in sections if s != "internal" and not s.startswith("internal.")]
+        return [s for s in sections if s.split(".", 1)[0] not in SELLER_ONLY_FIELDS]
     kind = published_kind(PurePosixPath(path))
     if kind == PAGE:
         return [f"{path}#{heading}" if heading else path for heading in sections] or [path]
     return [path] if kind == ASSET else []
 
 
-def _git_contributions(
+def _git_change(
     commit: Commit, sections: list[str], deal: Deal, shared: bool
-) -> list[Contribution]:
+) -> tuple[Update, list[Contribution]]:
+    """A commit as one deal sees it: the update that dates its pages, and one timeline
+    row per person credited. A commit that touched other deals too credits only people
+    this deal knows and carries no message, since either could name another customer;
+    its date and this deal's own sections are all it brings when nobody is known."""
     when = dt.datetime.fromisoformat(commit.date)
     people = list(
         {p.email.casefold() or p.name: p for p in (commit.author, *commit.co_authors)}.values()
     )
     known = [_match(person, deal) for person in people]
-    if shared:  # never carry a name or message from one deal into another
+    if shared:
         known = [person for person in known if person.side != "unknown"]
     note = "" if shared else commit.subject
     unique = tuple(dict.fromkeys(sections))
-    return [Contribution(when, person, unique, "git", commit.sha, note) for person in known]
+    rows = [Contribution(when, person, unique, "git", commit.sha, note) for person in known]
+    return Update(when, unique, tuple(known)), rows
 
 
-def _recorded(index: int, entry: RecordedContribution, deal: Deal) -> Contribution:
+def _recorded(
+    index: int, entry: RecordedContribution, deal: Deal
+) -> tuple[Update, list[Contribution]]:
     person = _match(Person(entry.who, ""), deal)
     # A recorded day sorts after that day's commits' early hours, before its evening.
     when = dt.datetime.combine(entry.date, dt.time(12), tzinfo=dt.timezone.utc)
-    return Contribution(
+    row = Contribution(
         when, person, (entry.section,), "recorded", f"recorded:{index}", entry.what, entry.via
     )
+    return Update(when, row.sections, (person,)), [row]
 
 
 def _match(person: Person, deal: Deal) -> Contributor:
@@ -265,15 +382,10 @@ def _match(person: Person, deal: Deal) -> Contributor:
     email = person.email.casefold()
     for stakeholder in deal.stakeholders:
         if email and stakeholder.email and stakeholder.email.casefold() == email:
-            return Contributor(
-                stakeholder.name, stakeholder.email, stakeholder.side, stakeholder.role
-            )
+            return _as_contributor(stakeholder, stakeholder.email)
     for stakeholder in deal.stakeholders:
         if stakeholder.name.casefold() == person.name.casefold():
-            return Contributor(
-                stakeholder.name, stakeholder.email or person.email, stakeholder.side,
-                stakeholder.role,
-            )  # fmt: skip
+            return _as_contributor(stakeholder, stakeholder.email or person.email)
     domain = email.rpartition("@")[2]
     side = "unknown"
     if domain and domain in {d.casefold() for d in deal.customer.domains}:
@@ -283,10 +395,19 @@ def _match(person: Person, deal: Deal) -> Contributor:
     return Contributor(person.name, person.email, side)
 
 
+def _as_contributor(stakeholder: Stakeholder, email: str) -> Contributor:
+    return Contributor(
+        stakeholder.name, email, stakeholder.side, stakeholder.role, stakeholder.title
+    )
+
+
 def _in_sentence(label: str) -> str:
     """A capitalised label as it reads mid-sentence; acronyms such as IT stay."""
     return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
 
 def and_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    """'a', 'a and b', 'a, b and c'; '' for no items."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -3,6 +3,9 @@
 It is the root page of `mkdocs build` (site/index.html), outside every deal site and
 never part of `dealroom publish`. Everything here is data for the template
 `dealroom/sections/root.html`, which draws the charts as inline SVG at build time.
+
+The multithreading verdict and the buyer-side people not heard from yet are shown here
+and nowhere else: deal sites are read by the buyer's team without the seller.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from dataclasses import dataclass
 
 from ..deal.figures import PipelineFigures, PlanProgress, pipeline_figures, plan_progress
 from ..deal.loading import DealFolder
-from ..history.contributors import ContributorLog
+from ..deal.model import Stakeholder
+from ..history.contributors import THREADING, ContributorLog
 from .scoring import Scorecard, ScoringRules, score_deal
 
 
@@ -24,6 +28,14 @@ class DashboardRow:
     days_to_event: int | None
     buyer_contributors: int
     last_buyer_activity: dt.date | None
+    threading: str  # one of THREADING, weakest first
+    reading: str  # the verdict in a sentence, naming the buyer roles covered
+    not_heard_from: list[Stakeholder]  # listed buyer-side people who have not, yet
+
+    @property
+    def threading_rank(self) -> int:
+        """For sorting: 0 (nobody on the buyer side) to 3 (multithreaded)."""
+        return THREADING.index(self.threading)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ def build_dashboard(
             folder, score_deal(folder, log, rules), plan_progress(deal, as_of),
             (event.date - as_of).days if event else None,
             len(log.people("buyer")), log.last_buyer_contribution,
+            log.threading, log.reading, log.not_heard_from(deal),
         ))  # fmt: skip
     stages = []
     for stage in range(1, 6):
