@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def test_business_case_shows_headline_tables_and_computed_figures(project: Path)
     assert "Days to close 9 5 Jun 30, 2027" in text  # KPI row: metric | current | target | by
     # Hand-computed: benefit 240k x 50% + 60k = 180k/yr; investment 60k + 96k x 3 = 348k;
     # net 540k - 348k = 192k; ROI 192/348 = 55 %; payback 60k / (84k / 12) = 8.6 months.
-    assert "Cost of inaction per year €300,000" in text
+    assert "Cost of doing nothing per year €300,000" in text
     assert "Benefit per year (the avoidable share) €180,000" in text
     assert "Investment over 3 years €348,000" in text
     assert "Net benefit over 3 years €192,000" in text
@@ -64,7 +65,7 @@ def test_business_case_shows_headline_tables_and_computed_figures(project: Path)
     toc = page[page.index('data-md-component="toc"') : page.index('class="md-content"')]
     copies = toc.count('href="#problem" class="md-nav__link"')
     assert copies >= 1
-    for anchor in ("target-outcomes", "required-investment", "the-numbers", "why-now"):
+    for anchor in ("target-outcomes", "required-investment", "computation", "why-now"):
         assert toc.count(f'href="#{anchor}" class="md-nav__link"') == copies, anchor
     assert "¶" not in toc
 
@@ -91,7 +92,8 @@ def test_plan_is_date_ordered_with_overdue_steps_marked(project: Path) -> None:
     assert overdue == ["Legal redlines"]  # due Nov 20, as_of Nov 25, not done
     assert "Overdue (5 days ago)" in text
     assert "At risk : 1 of 3 steps done (33 %), 1 in progress, 0 blocked, 1 overdue" in text
-    assert "Fjordline legal Buyer" in text  # side given for an owner who is not listed
+    # An owner who is not listed, with their side given: named with their company.
+    assert "Fjordline legal Fjordline Shipping" in text
     assert "Done Oct 30, 2026" in text
 
 
@@ -100,7 +102,7 @@ def test_as_of_moves_overdue_and_days_left(tmp_path: Path) -> None:
     write_deal(project / "deals", "fjordline", make_deal())
     site = run_build(project)
     overview = text_of(site / "fjordline" / "index.html")
-    assert "EU e-invoicing mandate takes effect Apr 1, 2027 tomorrow" in overview
+    assert "EU e-invoicing mandate takes effect: Apr 1, 2027 (tomorrow)" in overview
     plan = text_of(site / "fjordline" / "mutual-action-plan" / "index.html")
     assert "2 overdue" in plan and "Off track" in plan
 
@@ -110,13 +112,16 @@ def test_overview_shows_dates_people_and_next_steps(project: Path) -> None:
     site = run_build(project)
     text = text_of(site / "fjordline" / "index.html")
     assert "Fjordline closes its books in nine days; the board wants five." in text
-    assert "Compelling event : EU e-invoicing mandate takes effect Apr 1, 2027 in 127 days" in text
-    assert "Go-live Mar 1, 2027 in 96 days" in text
-    assert "Ingrid Solberg Finance Director Champion" in text
-    assert "Tom Ashby Account Executive Account executive" in text
-    assert "Per Dahl CFO Economic buyer" in text
+    assert "EU e-invoicing mandate takes effect: Apr 1, 2027 (in 127 days)" in text
+    assert "Go-live: Mar 1, 2027 (in 96 days)" in text
+    # People by name and job title: the sales-method roles are the seller's view.
+    assert "Ingrid Solberg , Finance Director" in text
+    assert "Tom Ashby , Account Executive" in text
+    assert "Per Dahl , CFO" in text
+    assert "Champion" not in text and "Economic buyer" not in text
     # Next due: open steps in date order; the done discovery workshop is not listed.
-    assert "Nov 20, 2026 Legal redlines Fjordline legal (buyer) Overdue , planned" in text
+    overdue = "Overdue (5 days ago), planned"
+    assert f"Nov 20, 2026 Legal redlines Fjordline legal, Fjordline Shipping {overdue}" in text
     assert "Discovery workshop" not in text
 
 
@@ -212,12 +217,12 @@ def test_only_listed_deals_are_built(tmp_path: Path) -> None:
 def test_theme_overrides_replace_dealroom_partials(project: Path) -> None:
     override = project / "theme_overrides" / "dealroom" / "partials" / "business-case"
     override.mkdir(parents=True)
-    (override / "figures.html").write_text('<h2 id="numbers">Our numbers</h2>{{ deal.stage }}')
+    (override / "figures.html").write_text('<h3 id="numbers">Our numbers</h3>{{ deal.stage }}')
     write_deal(project / "deals", "fjordline", make_deal())
     site = run_build(project)
     text = text_of(site / "fjordline" / "business-case" / "index.html")
     assert "Our numbers 3" in text
-    assert "Return on investment" not in text
+    assert "Payback period" not in text  # the detail's computation, replaced
 
 
 def test_the_repository_example_deals_build_strictly(tmp_path: Path) -> None:
@@ -246,3 +251,46 @@ def test_a_folder_without_deal_yml_is_reported(project: Path, mkdocs_logs) -> No
     warnings = [r.getMessage() for r in mkdocs_logs.records if r.levelname == "WARNING"]
     assert "dealroom: deals/half-started has no deal.yml; skipped" in warnings
     assert not (site / "half-started").exists()
+
+
+def test_the_overview_names_whom_to_ask_on_the_seller_side(project: Path) -> None:
+    deal = make_deal()
+    deal["stakeholders"].append({"name": "Kim Berg", "title": "Solution Engineer",
+                                 "side": "seller", "role": "solution engineer",
+                                 "email": "kim@ledgerly.example", "contact": True})  # fmt: skip
+    write_deal(project / "deals", "fjordline", deal)
+    write_deal(project / "deals", "plain", make_deal())
+    site = run_build(project)
+    assert (
+        "Questions about this deal room? Ask Kim Berg, Solution Engineer at Ledgerly: "
+        "kim@ledgerly.example ." in text_of(site / "fjordline" / "index.html")
+    )
+    page = (site / "fjordline" / "index.html").read_text()
+    assert '<a href="mailto:kim@ledgerly.example">' in page
+    # Without `contact: true`: the account executive, here without an email address.
+    assert "Ask Tom Ashby, Account Executive at Ledgerly." in text_of(site / "plain" / "index.html")
+
+
+def test_link_previews_name_the_page_and_the_deal_room_and_never_a_figure(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path / "on")
+    deal = make_deal(customer={"name": 'Fjord "<Line>" & Co'})
+    write_deal(project / "deals", "fjordline", deal)
+    site = run_build(project)
+    for path in ("index.html", "business-case/index.html", "mutual-action-plan/index.html"):
+        page = (site / "fjordline" / path).read_text()
+        tags = dict(re.findall(r'<meta property="(og:[a-z]+)" content="([^"]*)">', page))
+        assert set(tags) == {"og:type", "og:title", "og:description"}, path
+        assert tags["og:title"].endswith(" · Fjord &#34;&lt;Line&gt;&#34; &amp; Co and Ledgerly")
+        assert tags["og:description"] == (
+            "Deal room shared by Ledgerly with Fjord &#34;&lt;Line&gt;&#34; &amp; Co."
+        )
+        shown = html.unescape(tags["og:title"] + tags["og:description"])
+        assert not re.search(r"\d", shown)  # no figure, no date
+    assert 'content="Business case · ' in (site / "fjordline/business-case/index.html").read_text()
+
+    quiet = write_project(tmp_path / "off", link_preview=False)
+    write_deal(quiet / "deals", "fjordline", make_deal())
+    page = (run_build(quiet) / "fjordline" / "index.html").read_text()
+    assert 'property="og:' not in page

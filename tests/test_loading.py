@@ -235,6 +235,20 @@ def test_missing_field_of_a_list_item_points_at_the_item(tmp_path: Path) -> None
     assert_plain(problem)
 
 
+def test_contact_marks_a_seller_and_is_refused_on_the_buyer_side(tmp_path: Path) -> None:
+    text = PEOPLE.replace("    role: champion\n", "    role: champion\n    contact: true\n")
+    [problem] = errors(tmp_path, text)
+    assert problem.field == "stakeholders[0]"
+    assert problem.line == line_of(text, "- name: Maria Chen")
+    assert "seller-side person buyers should ask" in problem.message
+    assert_plain(problem)
+    extra = "  - name: Kim Engineer\n    title: Solution Engineer\n    side: seller\n"
+    extra += "    role: solution engineer\n    contact: true\n"
+    assert load(tmp_path / "b", PEOPLE + extra).deal.seller_contact.name == "Kim Engineer"
+    assert load(tmp_path / "c", PEOPLE).deal.seller_contact.name == "Sam Seller"  # the AE
+    assert load(tmp_path / "d", MINIMAL).deal.seller_contact is None
+
+
 def test_missing_field_of_a_nested_mapping_points_at_the_mapping(tmp_path: Path) -> None:
     text = MINIMAL + "compelling_event:\n  reason: new ERP goes live\n"
     [problem] = errors(tmp_path, text)

@@ -43,6 +43,11 @@ class DealRoomConfig(Config):
     forms and `javascript:` URLs are removed. Every deal shares one origin, so a script in
     one deal could read another with a team member's cached credentials."""
 
+    link_preview = c.Type(bool, default=True)
+    """Give every deal page `og:title` and `og:description` tags, so a forwarded link shows
+    as "<page> · <customer> and <seller>" in mail and chat apps. They name the deal room
+    and the page, never a figure; set `false` if even the names must not show."""
+
     trusted_markdown_extensions = c.ListOfItems(c.Type(str), default=[])
     """Markdown extensions besides the ones dealroom knows to be safe (Python-Markdown's
     own and pymdown-extensions') that deal sites may use. Name one only if it cannot

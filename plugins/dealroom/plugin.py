@@ -73,6 +73,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             show_emails=self.config.contributors_show_emails,
             show_messages=self.config.contributors_show_messages,
             allow_raw_html=self.config.allow_raw_html,
+            link_preview=self.config.link_preview,
             # The live-reload script `mkdocs serve` injects is inline: no policy there.
             content_policy=not serving,
             limits=load_limits(self.config),

@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from ..deal.figures import compute_figures, plan_progress
 from ..deal.loading import DealFolder
+from ..deal.model import Deal
 from ..history.contributors import Contribution, ContributorLog, section_area, section_label
 
 SECTION_TEMPLATE = "dealroom/sections/{kind}.html"
@@ -94,6 +95,16 @@ def nav_for(pages: list[PageSpec]) -> list[Any]:
         else:
             nav.append({inert_text(page.title): page.src_uri})
     return nav
+
+
+def link_preview(deal: Deal, page_title: str | None) -> dict[str, str]:
+    """What a mail or chat app shows for a forwarded link to a page: the deal room's name
+    and the page's, never a figure (`og:title` and `og:description`)."""
+    room = f"{deal.customer.name} and {deal.seller.name}"
+    return {
+        "title": f"{page_title} · {room}" if page_title else room,
+        "description": f"Deal room shared by {deal.seller.name} with {deal.customer.name}.",
+    }
 
 
 # --- formatting --------------------------------------------------------------------

@@ -44,6 +44,7 @@ from .rendering import (
     deal_context,
     heading_tokens,
     inert_text,
+    link_preview,
     nav_for,
     page_link,
     page_specs,
@@ -56,6 +57,7 @@ from .workers import Job, Step, run_jobs
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 NARRATIVE_SLOT = "<!-- dealroom: narrative -->"
+DETAIL_ANCHOR = "case-detail"  # the business case's "Detail" part, which holds the narrative
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class BuildOptions:
     show_emails: bool = False  # contributors' email addresses on the contributors page
     show_messages: bool = False  # single-deal commits' subjects on the contributors page
     allow_raw_html: bool = False  # seller HTML as written, or sanitized
+    link_preview: bool = True  # og:title and og:description naming the deal room
     content_policy: bool = True  # a CSP in every page (off under `mkdocs serve`)
     limits: Limits = field(default_factory=Limits)  # deals built at once, seconds each
 
@@ -151,6 +154,10 @@ class DealSitePlugin(BasePlugin):
         if len(sections) and any(item.level == 1 for item in narrative):
             # Material shows only the children of a leading h1; keep ours visible.
             narrative = [child for item in narrative for child in item.children]
+        detail = next((item for item in sections if item.id == DETAIL_ANCHOR), None)
+        if detail is not None:
+            detail.children += narrative  # the narrative is part of the detail
+            narrative = []
         page.toc = TableOfContents([*sections, *narrative])
         return rendered.replace(NARRATIVE_SLOT, html)
 
@@ -158,6 +165,11 @@ class DealSitePlugin(BasePlugin):
         self, context: dict[str, Any], *, page: Page, config: MkDocsConfig, nav: Any
     ) -> dict[str, Any]:
         context["dealroom_preview"] = self.options.show_missing
+        if self.options.link_preview:
+            spec = self.pages.get(page.file.src_uri)  # its raw title: the partial escapes
+            context["dealroom_link_preview"] = link_preview(
+                self.folder.deal, spec.title if spec else None
+            )
         update = self.contributor_log.last_update(page.file.src_uri)
         if update is not None:
             # A commit that also touched other deals may credit nobody this deal knows:

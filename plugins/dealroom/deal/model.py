@@ -133,6 +133,11 @@ class Stakeholder(Model):
     side: Side = Field(description="buyer or seller")
     role: Role = Field(description="role in the deal, e.g. champion, economic buyer, legal")
     email: str | None = Field(default=None, description="optional email address")
+    contact: bool = Field(
+        default=False,
+        description="seller side only: the person buyers should ask (default: the account "
+        "executive); named on the overview and, if enabled, on the sign-in pages",
+    )
 
     @property
     def role_label(self) -> str:
@@ -145,6 +150,11 @@ class Stakeholder(Model):
             raise ValueError(
                 f"role '{self.role}' is not a {self.side}-side role; use one of: "
                 + ", ".join(allowed)
+            )
+        if self.contact and self.side != "seller":
+            raise ValueError(
+                "'contact: true' marks the seller-side person buyers should ask; "
+                "remove it from this buyer-side stakeholder"
             )
         return self
 
@@ -463,6 +473,15 @@ class Deal(Model):
     @property
     def champion(self) -> Stakeholder | None:
         return next((p for p in self.stakeholders if p.role == "champion"), None)
+
+    @property
+    def seller_contact(self) -> Stakeholder | None:
+        """Whom a buyer asks: the seller-side stakeholder marked `contact: true`, else the
+        (first) account executive."""
+        sellers = self.people("seller")
+        return next((p for p in sellers if p.contact), None) or next(
+            (p for p in sellers if p.role == "account executive"), None
+        )
 
     @property
     def headline_date(self) -> dt.date | None:

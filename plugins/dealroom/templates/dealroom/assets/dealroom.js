@@ -1,0 +1,99 @@
+// dealroom: small helpers on every deal page. Loaded from the site itself (the pages'
+// Content-Security-Policy allows no inline script of ours); no library.
+(() => {
+  "use strict";
+  const root = document.documentElement;
+
+  // The address to print or copy: the page as opened, never a fragment (in encrypted
+  // mode a `#key=` fragment would hand out the reader's own key).
+  const pageUrl = () => location.origin + location.pathname + location.search;
+
+  // Printing leaves a page's detail part out unless the reader ticks "Print the detail
+  // too"; the class is kept in sync, so the browser's own print menu obeys it as well.
+  function setUpPrinting() {
+    const detail = document.querySelector(".dealroom-detail");
+    const checkbox = document.querySelector("[data-dealroom-print-detail]");
+    if (!detail || !checkbox) return;
+    checkbox.closest("label").hidden = false;
+    const sync = () => root.classList.toggle("dealroom-print-brief", !checkbox.checked);
+    checkbox.addEventListener("change", sync);
+    sync();
+  }
+
+  function setUpActions() {
+    const bar = document.querySelector(".dealroom-actions");
+    if (!bar) return;
+    const status = bar.querySelector(".dealroom-action-status");
+    bar.querySelector("[data-dealroom-action=print]").addEventListener("click", () => print());
+    bar.querySelector("[data-dealroom-action=copy-link]").addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(pageUrl());
+        status.textContent = "Link copied. Whoever opens it needs their own access.";
+      } catch (blocked) {
+        status.textContent = "Copy this address: " + pageUrl();
+      }
+    });
+    bar.hidden = false;
+  }
+
+  // Tables: on a phone each row becomes a stacked card whose cells carry their column's
+  // name (CSS reads `data-label`), so no column hides in a sideways-scrolling box. The
+  // ARIA roles keep the table's meaning for screen readers once CSS changes `display`.
+  function labelTables() {
+    for (const table of document.querySelectorAll(".md-typeset table")) {
+      const headers = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+      if (!headers.length) continue;
+      table.setAttribute("data-dealroom-stacked", "");
+      table.setAttribute("role", "table");
+      for (const group of table.querySelectorAll("thead, tbody")) group.setAttribute("role", "rowgroup");
+      for (const row of table.rows) {
+        row.setAttribute("role", "row");
+        [...row.cells].forEach((cell, column) => {
+          const header = cell.tagName === "TH" && row.parentElement.tagName === "THEAD";
+          cell.setAttribute("role", header ? "columnheader" : "cell");
+          if (!header && headers[column]) cell.setAttribute("data-label", headers[column]);
+        });
+      }
+    }
+  }
+
+  // A region that still scrolls sideways (a very wide table on a wide screen) must be
+  // reachable by keyboard and named for screen readers.
+  function focusableScrollRegions() {
+    for (const region of document.querySelectorAll(".md-typeset__scrollwrap")) {
+      const scrolls = region.scrollWidth > region.clientWidth + 1;
+      if (scrolls && !region.hasAttribute("tabindex")) {
+        region.setAttribute("tabindex", "0");
+        region.setAttribute("role", "region");
+        region.setAttribute("aria-label", "Table, scrolls sideways");
+      }
+    }
+  }
+
+  // Material's search dialog has no accessible name; give it the search field's label.
+  // (Set here rather than in a copy of Material's search partial, which would go stale.)
+  function nameSearchDialog() {
+    const dialog = document.querySelector(".md-search[role=dialog]");
+    const input = dialog?.querySelector("input[aria-label]");
+    if (dialog && input && !dialog.hasAttribute("aria-label")) {
+      dialog.setAttribute("aria-label", input.getAttribute("aria-label"));
+    }
+  }
+
+  function start() {
+    nameSearchDialog();
+    for (const element of document.querySelectorAll("[data-dealroom-page-url]")) {
+      element.textContent = pageUrl();
+    }
+    setUpActions();
+    setUpPrinting();
+    labelTables();
+    focusableScrollRegions();
+    // Material wraps tables in scroll regions from its own script: look again once it ran.
+    addEventListener("load", focusableScrollRegions);
+    addEventListener("resize", focusableScrollRegions);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
