@@ -125,3 +125,39 @@ def test_build_output_can_be_moved_under_any_path(project: Path, tmp_path: Path)
     assert "Ingrid Solberg" in text_of(moved / "index.html")
     page = (moved / "business-case" / "index.html").read_text()
     assert 'href="../assets/stylesheets/' in page and (moved / "assets" / "stylesheets").is_dir()
+
+
+def test_share_links_to_any_page_of_the_deal_site_and_refuses_others(project: Path) -> None:
+    from dealroom.publish.access import Scope, add_viewer
+
+    write_deal(project / "deals", "fjordline", make_deal(),
+               {"context/legal.md": "# Legal\n\nTerms"})  # fmt: skip
+    add_viewer(project, Scope.of(project, project / "deals", "fjordline"), "maria.chen")
+    base = ["dealroom", "share", "maria.chen", "--deal", "fjordline", "--mode", "nginx",
+            "--url", "https://rooms.example.com/"]  # fmt: skip
+    expected = {
+        "business-case": "business-case/",
+        "mutual-action-plan": "mutual-action-plan/",
+        "context/legal": "context/legal/",
+        "contributors": "contributors/",
+        "overview": "",
+        "index": "",
+    }
+    for page, path in expected.items():
+        result = run([*base, "--page", page], project)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"https://rooms.example.com/fjordline/{path}\n"
+    for page in ("nope", "approach", "context/nope", "../fjordline"):  # no approach.md here
+        result = run([*base, "--page", page], project)
+        assert result.returncode == 2, (page, result.stderr)
+        assert (
+            f"deal 'fjordline' has no page '{page}'; use one of: index, overview, "
+            "business-case, mutual-action-plan, context/legal, contributors" in result.stderr
+        )
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    # A deal that does not load has no known pages: said plainly.
+    (project / "deals" / "fjordline" / "deal.yml").write_text("customer: [\n")
+    broken = run([*base, "--page", "business-case"], project)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert "deal 'fjordline' does not load" in broken.stderr
+    assert "dealroom check fjordline" in broken.stderr

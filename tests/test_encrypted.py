@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import browser_needed, make_deal, write_deal, write_project
 from conftest import static_host as serve_statically
 from cryptography.exceptions import InvalidTag
@@ -18,6 +19,7 @@ from dealroom.publish.encryption import decrypt, derive_key, encrypt, unb64
 from dealroom.publish.releases import publish
 
 FIXTURE = Path(__file__).parent / "fixtures" / "encrypted-v1.json"
+TITLE = "Private deal room \u2013 Ledgerly"  # an en dash, as the page writes it
 
 
 def test_format_v1_matches_the_golden_fixture() -> None:
@@ -74,8 +76,8 @@ def published(project: Path, passwords: dict[str, str], tmp_path: Path) -> Path:
     return out / "current" / "sites"
 
 
-def test_no_plaintext_of_the_deal_in_any_output_byte(published: Path) -> None:
-    files = [path for path in published.parent.parent.rglob("*") if path.is_file()]
+def assert_no_plaintext(out: Path) -> None:
+    files = [path for path in out.rglob("*") if path.is_file()]
     assert len(files) > 20
     for path in files:
         data = path.read_bytes()
@@ -84,8 +86,13 @@ def test_no_plaintext_of_the_deal_in_any_output_byte(published: Path) -> None:
         for canary in CANARIES:
             assert canary.encode() not in data, f"{canary} in {path}"
             assert canary.encode() not in path.as_posix().encode(), path
+
+
+def test_no_plaintext_of_the_deal_in_any_output_byte(published: Path) -> None:
+    assert_no_plaintext(published.parent.parent)
     page = (published / "qz" / "business-case" / "index.html").read_text()
-    assert "<title>Deal room</title>" in page and "Business case" not in page
+    assert f"<title>{TITLE}</title>" in page and "Business case" not in page
+    assert "Tom Ashby" not in page  # the seller's contact only with access_page_contact
 
 
 def test_every_viewer_opens_the_keys_and_a_wrong_password_does_not(
@@ -127,7 +134,7 @@ def static_host(published: Path) -> Iterator[str]:
 def test_reader_enters_the_password_and_sees_the_deal(static_host, browser, passwords) -> None:
     page = browser.new_page()
     page.goto(f"{static_host}/qz/business-case/")
-    assert page.title() == "Deal room"
+    assert page.title() == TITLE
     page.fill("#dealroom-password", passwords["ana"])
     page.click("button[type=submit]")
     page.wait_for_selector("h1:has-text('Business case: CustomerQZ')")
@@ -301,3 +308,143 @@ def test_a_stale_password_kept_on_this_machine_gets_no_key_slot(
         assert all(_open(derive_key(password, salt), slot) is None for slot in keys["slots"])
     assert any(_open(derive_key(passwords["team"], salt), slot) for slot in keys["slots"])
     assert "not the current password for 'ana'" in caplog.text
+
+
+def test_the_password_page_names_the_seller_contact_only_with_the_option(
+    project: Path, passwords: dict[str, str], tmp_path: Path
+) -> None:
+    write_project(project, access_page_contact=True)  # mkdocs.yml only; the deal stays
+    deal_yml = project / "deals" / "qz" / "deal.yml"
+    deal = yaml.safe_load(deal_yml.read_text())
+    deal["stakeholders"][2]["email"] = "tom@ledgerly.example"  # the account executive
+    deal_yml.write_text(yaml.safe_dump(deal, sort_keys=False))
+    out = tmp_path / "out"
+    assert publish(project / "mkdocs.yml", out, mode="encrypted").published == ["qz"]
+    page = (out / "current" / "sites" / "qz" / "mutual-action-plan" / "index.html").read_text()
+    assert "Your contact at Ledgerly" in page and "Tom Ashby, Account Executive" in page
+    assert '<a href="mailto:tom@ledgerly.example">tom@ledgerly.example</a>' in page
+    assert_no_plaintext(out)  # still nothing of the customer's
+
+
+# --- the password page on a phone, and unlocking once per browser session ----------------
+
+
+@browser_needed
+@pytest.mark.parametrize("width", [320, 390])
+def test_the_password_page_fits_a_phone(static_host, browser, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 640})
+    page = context.new_page()
+    page.goto(f"{static_host}/qz/business-case/")
+    field = page.get_by_label("Password", exact=True)  # the label names the field
+    field.wait_for(state="visible")
+    assert page.title() == TITLE and page.get_attribute("html", "lang") == "en"
+    assert page.get_by_role("heading", level=1).inner_text() == "Private deal room"
+    assert "from Ledgerly" in page.get_by_role("main").inner_text()
+
+    def fits() -> None:
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        button = page.get_by_role("button", name="Open")
+        remember = page.get_by_label("Remember on this device")
+        for element in (field, button, remember, page.get_by_role("main")):
+            box = element.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+
+    fits()
+    field.fill("wrong-horse-battery-staple")
+    page.get_by_role("button", name="Open").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for(state="visible")
+    assert "does not open this deal room" in alert.inner_text()
+    fits()  # the message wraps too
+    context.close()
+
+
+# Records whether the password form was ever shown in a page (it starts hidden).
+FORM_WATCH = """
+window.dealroomFormShown = false;
+new MutationObserver(() => {
+  const form = document.getElementById("dealroom-unlock");
+  if (form && !form.hidden) window.dealroomFormShown = true;
+}).observe(document, { subtree: true, childList: true, attributes: true });
+"""
+
+
+def _unlock(page, url: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Open").click()
+    page.wait_for_selector("text=SummaryQZ")
+
+
+@browser_needed
+def test_a_new_tab_of_an_unlocked_deal_room_opens_without_the_password(
+    static_host, browser, passwords
+) -> None:
+    context = browser.new_context()
+    first = context.new_page()
+    _unlock(first, f"{static_host}/qz/", passwords["ana"])
+    second = context.new_page()  # a new tab: its own, empty sessionStorage
+    second.add_init_script(FORM_WATCH)
+    second.goto(f"{static_host}/qz/business-case/")
+    second.wait_for_selector("h1:has-text('Business case: CustomerQZ')")
+    assert "NarrativeQZ" in second.inner_text("article")
+    assert second.evaluate("window.dealroomFormShown") is False  # never asked
+    key = first.evaluate("sessionStorage.getItem('dealroom-key:/qz/')")
+    assert key and passwords["ana"] not in key
+    assert second.evaluate("sessionStorage.getItem('dealroom-key:/qz/')") == key  # kept
+    for page in (first, second):  # nothing on disk
+        assert page.evaluate("localStorage.length") == 0
+
+    # An unlocked tab answers a request that names its own deal room, and nothing else.
+    # One responder handles requests in order, so once the good one is answered, any
+    # answer to the others would have arrived.
+    first.close()
+    probe = context.new_page()
+    probe.goto(f"{static_host}/")  # any page of the same origin
+    answers = probe.evaluate("""async () => {
+      const channel = new BroadcastChannel("dealroom-unlock:/qz/");
+      const answers = [];
+      const answered = new Promise((resolve) => {
+        channel.onmessage = (event) => {
+          answers.push(event.data);
+          if (event.data.id === "good") resolve();
+        };
+      });
+      channel.postMessage({ type: "key-request", id: "other-root", root: "/other/" });
+      channel.postMessage({ type: "key-request", id: "no-root" });
+      channel.postMessage({ type: "key", id: "not-a-request", root: "/qz/" });
+      channel.postMessage({ type: "key-request", id: "good", root: "/qz/" });
+      await answered;
+      channel.close();
+      return answers;
+    }""")
+    assert answers == [{"type": "key", "id": "good", "root": "/qz/", "key": key}]
+
+    # Closing every tab of the deal room forgets the key.
+    second.close()
+    probe.close()
+    third = context.new_page()
+    third.goto(f"{static_host}/qz/contributors/")
+    third.get_by_label("Password", exact=True).wait_for(state="visible")
+    assert "SummaryQZ" not in third.content()
+    # Another browser session never had it.
+    other = browser.new_context().new_page()
+    other.goto(f"{static_host}/qz/business-case/")
+    other.get_by_label("Password", exact=True).wait_for(state="visible")
+    assert "NarrativeQZ" not in other.content()
+    context.close()
+
+
+@browser_needed
+def test_share_link_to_a_page_opens_that_page(static_host, browser, project: Path) -> None:
+    page = browser.new_page()
+    for name, shown in (("business-case", "NarrativeQZ"), ("context/legal", "LegalQZ")):
+        result = subprocess.run(
+            ["dealroom", "share", "ana", "--deal", "qz", "--url", static_host, "--page", name],
+            cwd=project, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        link = result.stdout.strip()
+        assert link.startswith(f"{static_host}/qz/{name}/#key="), link
+        page.goto(link)
+        page.wait_for_selector(f"article >> text={shown}")
+        assert page.url == f"{static_host}/qz/{name}/"

@@ -6,6 +6,7 @@ import base64
 import http.client
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -13,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Host, make_deal, nginx_needed, write_deal, write_project
+import yaml
+from conftest import Host, browser_needed, make_deal, nginx_needed, write_deal, write_project
 from dealroom.publish import releases as publishing
 from dealroom.publish.access import (
     AccessList,
@@ -29,9 +31,14 @@ from dealroom.publish.releases import PublishError, publish, rollback
 pytestmark = nginx_needed
 
 
+CANARY_FIGURE = 987654  # the deal value: never on a page a reader without access sees
+
+
 def canary_deal(tag: str) -> dict:
-    deal = make_deal(customer={"name": f"Customer{tag}"}, summary=f"Summary{tag}")
+    deal = make_deal(customer={"name": f"Customer{tag}"}, summary=f"Summary{tag}",
+                     deal_value=CANARY_FIGURE)  # fmt: skip
     deal["internal"] = {"notes": f"Internal{tag}"}
+    deal["stakeholders"][2]["email"] = "tom@ledgerly.example"  # the account executive
     return deal
 
 
@@ -502,3 +509,196 @@ def test_a_revoked_password_stops_working_even_if_the_publish_then_fails(
     for path in deal_files(out, "deal-one"):  # ...under today's access list
         assert host.get(path, "ana", passwords["ana"])[0] == 401, path
     assert host.get("/deal-one/", "fwd", passwords["fwd"])[0] == 200
+
+
+# --- what a reader without access sees ------------------------------------------------------
+
+
+TITLE = "Private deal room \u2013 Ledgerly"  # an en dash, as the page writes it
+
+
+def unauthorized(
+    host: Host, path: str, user: str | None = None, password: str = "", host_name: str = ""
+) -> str:
+    """The page nginx answers `path` with for a reader without (valid) credentials,
+    checked to be a 401 that still makes browsers ask for the password."""
+    status, headers, body = host.get(path, user, password, host=host_name)
+    assert status == 401, (path, status)
+    assert headers["www-authenticate"] == 'Basic realm="Deal room"', path
+    assert headers["content-type"] == "text/html; charset=utf-8", path
+    assert headers["cache-control"] == "private, no-store", path
+    assert headers["x-frame-options"] == "DENY" and headers["x-robots-tag"] == "noindex, nofollow"
+    assert "default-src 'none'" in headers["content-security-policy"]  # nothing loads or runs
+    return body.decode()
+
+
+def names_nothing_of_the_deal(page: str, tag: str) -> bool:
+    figures = (str(CANARY_FIGURE), f"{CANARY_FIGURE:,}", "987.654", "987\u00a0654", "987 654")
+    return not any(text in page for text in (f"Customer{tag}", f"Summary{tag}", *figures))
+
+
+def test_a_reader_without_access_gets_the_deals_own_401_page(published) -> None:
+    out, host, passwords = published
+    script = next(p for p in deal_files(out, "deal-one") if p.endswith(".min.js"))
+    pages = [
+        unauthorized(host, "/deal-one/"),
+        unauthorized(host, "/deal-one/business-case/"),
+        unauthorized(host, "/deal-one/assets/diagram.svg"),
+        unauthorized(host, script),
+        unauthorized(host, "/deal-one/", "ana", passwords["ana"] + "x"),  # a wrong password
+        unauthorized(host, "/deal-one/", "ben", passwords["ben"]),  # another deal's viewer
+    ]
+    page = pages[0]
+    assert all(other == page for other in pages)
+    assert '<html lang="en">' in page
+    assert f"<title>{TITLE}</title>" in page
+    assert '<main aria-labelledby="dealroom-title">' in page and "<h1" in page
+    assert "private deal room from <strong>Ledgerly</strong>" in page
+    assert "Ask the person who shared this link with you." in page
+    assert not any(load in page for load in ("<script", "src=", "url(", "://"))  # self-contained
+    assert names_nothing_of_the_deal(page, "ONE") and names_nothing_of_the_deal(page, "TWO")
+    assert "Tom Ashby" not in page and "mailto:" not in page  # the option is off
+    # An address that names no deal gets the very same page: probing tells nothing.
+    assert unauthorized(host, "/no-such-customer/") == page
+    assert unauthorized(host, "/deal-two/") == page  # both deals name the same seller
+    # The password still works, and is still needed for every file of the deal.
+    status, _, body = host.get("/deal-one/", "ana", passwords["ana"])
+    assert status == 200 and b"SummaryONE" in body and b"Private deal room" not in body
+
+
+def test_the_401_page_reads_nothing_else_and_cannot_be_fetched_itself(published) -> None:
+    out, host, passwords = published
+    htpasswd = (out / "current" / "htpasswd" / "deal-one.htpasswd").read_bytes()[:20]
+    for path in ("/.dealroom-401/deal-one.html", "/.dealroom-401/.unknown.html", "/.dealroom-401/"):
+        for user in (None, "ana"):  # only nginx's error_page reaches it: 404 from outside
+            status, _, body = host.get(path, user, passwords.get(user or "", ""))
+            assert status == 404 and b"Private deal room" not in body, (path, user, status)
+    probes = (  # what nginx makes of these lands in a deal's location, or nowhere
+        "/.dealroom-401/../htpasswd/deal-one.htpasswd",
+        "/.dealroom-401/%2e%2e/htpasswd/deal-one.htpasswd",
+        "/.dealroom-401/..%2fhtpasswd%2fdeal-one.htpasswd",
+        "/.dealroom-401/../sites/deal-one/index.html",
+        "/.dealroom-401/../../current/sites/deal-one/index.html",
+        "/.dealroom-401/deal-one/../../sites/deal-one/",
+    )
+    for path in probes:
+        for user in (None, "ana"):
+            status, _, body = host.get(path, user, passwords.get(user or "", ""))
+            assert status in (400, 401, 404), (path, user, status)
+            assert htpasswd not in body and b"SummaryONE" not in body, path
+    # Inside a deal's address it is just a file the deal does not have, behind its password.
+    assert unauthorized(host, "/deal-one/.dealroom-401/deal-one.html")
+    status, _, body = host.get("/deal-one/.dealroom-401/deal-one.html", "ana", passwords["ana"])
+    assert status == 404 and b"Private deal room" not in body
+
+
+def test_a_release_without_401_pages_still_answers_401_with_the_prompt(published) -> None:
+    out, host, _passwords = published
+    shutil.rmtree(out / "current" / "unauthorized")  # as a release from before they existed
+    status, headers, body = host.get("/deal-one/")
+    assert status == 401 and headers["www-authenticate"] == 'Basic realm="Deal room"'
+    assert b"SummaryONE" not in body
+
+
+def test_the_401_page_names_the_seller_contact_only_with_the_option(
+    published, project: Path
+) -> None:
+    out, host, passwords = published
+    write_project(project, access_page_contact=True)  # mkdocs.yml only; the deals stay
+    one = yaml.safe_load((project / "deals/deal-one/deal.yml").read_text())
+    one["seller"] = {"name": 'Ledgerly <b>"Labs"</b> & Co'}  # escaped, never markup
+    one["stakeholders"].append({"name": "Sara Lind", "title": "Head of Sales", "side": "seller",
+                                "role": "solution engineer", "email": "sara@ledgerly.example",
+                                "contact": True})  # fmt: skip
+    (project / "deals/deal-one/deal.yml").write_text(yaml.safe_dump(one, sort_keys=False))
+    two = yaml.safe_load((project / "deals/deal-two/deal.yml").read_text())
+    two["stakeholders"][2]["title"] = "Account lead for CustomerTWO"  # names the customer
+    two["stakeholders"][2]["email"] = "tom@ledgerly.example?subject=<x>"  # not an address
+    (project / "deals/deal-two/deal.yml").write_text(yaml.safe_dump(two, sort_keys=False))
+    assert publish(project / "mkdocs.yml", out).published == ["deal-one", "deal-two"]
+
+    page = unauthorized(host, "/deal-one/business-case/")
+    assert f"<title>{TITLE} &lt;b&gt;&#34;Labs&#34;&lt;/b&gt; &amp; Co</title>" in page
+    assert "<b>" not in page
+    assert "Sara Lind, Head of Sales" in page  # `contact: true` wins over the AE
+    assert '<a href="mailto:sara@ledgerly.example">sara@ledgerly.example</a>' in page
+    assert "Tom Ashby" not in page and names_nothing_of_the_deal(page, "ONE")
+    page = unauthorized(host, "/deal-two/")
+    assert "Tom Ashby" in page and "Account lead" not in page  # the title named the customer
+    assert "mailto:" not in page and "subject=&lt;x&gt;" in page  # shown, not linked
+    assert names_nothing_of_the_deal(page, "TWO")
+    unknown = unauthorized(host, "/no-such-customer/")
+    assert "Tom Ashby" not in unknown and "Sara Lind" not in unknown
+    assert "<title>Private deal room</title>" in unknown  # the deals name different sellers
+
+    # A deal that fails to build keeps its page; a withdrawn one loses it.
+    break_deal(project, "deal-one")
+    (project / "deals" / "deal-two" / "access.yml").write_text("viewers: [x\n")
+    result = publish(project / "mkdocs.yml", out)
+    assert result.kept == ["deal-one"] and result.withdrawn == ["deal-two"]
+    assert "Sara Lind" in unauthorized(host, "/deal-one/")
+    assert "Tom Ashby" not in unauthorized(host, "/deal-two/")
+    assert host.get("/deal-one/", "ana", passwords["ana"])[0] == 200
+
+
+def test_the_401_page_in_domain_mode(project: Path, passwords: dict, served_dir: Path) -> None:
+    publish(project / "mkdocs.yml", served_dir, domain="rooms.test")
+    host = Host(served_dir, domain="rooms.test")
+    try:
+        page = unauthorized(host, "/business-case/", host_name="deal-one.rooms.test")
+        assert "Ledgerly" in page and names_nothing_of_the_deal(page, "ONE")
+        assert unauthorized(host, "/", host_name="nobody.rooms.test") == page
+        status, _, body = host.get("/.dealroom-401/deal-one.html", host="deal-one.rooms.test")
+        assert status == 404 and b"Private deal room" not in body
+        status, _, body = host.get("/", "ana", passwords["ana"], host="deal-one.rooms.test")
+        assert status == 200 and b"SummaryONE" in body
+    finally:
+        host.stop()
+
+
+@browser_needed
+@pytest.mark.parametrize("width", [320, 390])
+def test_the_401_page_fits_a_phone_and_reads_well(published, browser, width: int) -> None:
+    _out, host, passwords = published
+    # A forwarded reader's guess, refused: like cancelling the prompt, the browser then
+    # shows the page that came with the 401.
+    guess = {"username": "guess", "password": "x"}
+    context = browser.new_context(viewport={"width": width, "height": 640}, http_credentials=guess)
+    page = context.new_page()
+    response = page.goto(f"{host.url}/deal-one/mutual-action-plan/")
+    assert response is not None and response.status == 401
+    assert page.title() == TITLE
+    assert page.get_attribute("html", "lang") == "en"
+    main = page.get_by_role("main")
+    assert main.get_by_role("heading", level=1).inner_text() == "Private deal room"
+    assert "Ask the person who shared this link with you." in main.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    for element in page.query_selector_all("main, main *"):
+        box = element.bounding_box()
+        if box is not None:
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, element.inner_html()
+    assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 16
+    # With the password the browser gets in, at any page.
+    signed_in = browser.new_context(http_credentials={"username": "ana",
+                                                      "password": passwords["ana"]})  # fmt: skip
+    response = signed_in.new_page().goto(f"{host.url}/deal-one/mutual-action-plan/")
+    assert response is not None and response.status == 200
+    context.close()
+    signed_in.close()
+
+
+def test_share_links_to_a_page_of_an_nginx_deal_room(published, project: Path) -> None:
+    _out, host, passwords = published
+    result = run_cli(["dealroom", "share", "ana", "--deal", "deal-one", "--url", host.url + "/",
+                      "--mode", "nginx", "--page", "business-case"], project)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.strip()
+    assert link == f"{host.url}/deal-one/business-case/"
+    assert passwords["ana"] not in result.stdout + result.stderr
+    path = link.removeprefix(host.url)
+    status, _, body = host.get(path, "ana", passwords["ana"])
+    assert status == 200 and b"<h1" in body and b"Business case" in body
+    assert "Ledgerly" in unauthorized(host, path)
+    nobody = run_cli(["dealroom", "share", "nobody", "--deal", "deal-one", "--url", host.url,
+                      "--mode", "nginx"], project)  # fmt: skip
+    assert nobody.returncode == 1 and "'nobody' has no access to deal-one" in nobody.stderr

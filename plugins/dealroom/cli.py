@@ -19,6 +19,7 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import Abort, ConfigurationError
 
 from .build.project import Project, load_project
+from .build.rendering import page_specs
 from .build.runner import BuildError, build_project
 from .config import load_limits, load_options
 from .deal.files import DEAL_FILE, INTERNAL_DIR
@@ -348,18 +349,34 @@ def publish_command(mode: str, listen: str, domain: str, out: Path, config_file:
 @click.argument("username")
 @click.option("--deal", metavar="SLUG", required=True, help="The deal to share.")
 @click.option("--url", "base_url", required=True, help="Where the deal rooms are published.")
+@click.option("--page", default="", metavar="PAGE",
+              help="Link straight to this page, e.g. business-case, mutual-action-plan or "
+                   "context/legal (default: the overview).")  # fmt: skip
+@click.option("--mode", type=click.Choice(MODES), default="encrypted", show_default=True,
+              help="How the deal rooms are published: encrypted links carry the key, nginx "
+                   "links ask for the user name and password.")  # fmt: skip
 @deals_dir_option
-def share(username: str, deal: str, base_url: str, deals_dir: Path) -> None:
-    """Print a one-click link to an encrypted deal room for USERNAME.
+def share(username: str, deal: str, base_url: str, page: str, mode: str, deals_dir: Path) -> None:
+    """Print a link to a deal room (or one of its pages) for USERNAME.
 
-    The link carries USERNAME's key in its #fragment, which browsers never send to the
-    server: anyone holding the link can open the deal room, until that password is
-    rotated or revoked and the deal published again. Nothing is written to disk."""
+    In encrypted mode the link carries USERNAME's key in its #fragment, which browsers
+    never send to the server: anyone holding the link can open the deal room, until that
+    password is rotated or revoked and the deal published again. Nothing is written to
+    disk."""
     with _user_errors():
         scope = Scope.of(Path.cwd(), deals_dir, deal)
         access_list = AccessList.load(scope.access_file)
-        password = Credentials(Path.cwd()).load().get(deal, {}).get(username)
     viewer = access_list.find(username)
+    page_url = f"{base_url.rstrip('/')}/{deal}/{_page_path(deals_dir / deal, page)}"
+    if mode == "nginx":
+        if viewer is None:
+            raise click.ClickException(f"'{username}' has no access to {deal}")
+        click.echo(page_url)
+        click.echo(f"It asks for {username}'s user name and password; the link holds neither.",
+                   err=True)  # fmt: skip
+        return
+    with _user_errors():
+        password = Credentials(Path.cwd()).load().get(deal, {}).get(username)
     if viewer is None or password is None:
         raise click.ClickException(f"no password for '{username}' ({deal}) on this machine")
     if not password_is_current(password, viewer.hash):
@@ -369,8 +386,36 @@ def share(username: str, deal: str, base_url: str, deals_dir: Path) -> None:
         )
     if not access_list.salt:
         raise click.ClickException(f"publish '{deal}' with --mode encrypted first")
-    link = f"{base_url.rstrip('/')}/{deal}/{share_fragment(password, unb64(access_list.salt))}"
-    click.echo(link)
+    click.echo(page_url + share_fragment(password, unb64(access_list.salt)))
+
+
+# The names `share --page` takes for the overview, besides its file name.
+OVERVIEW_PAGES = ("index", "overview")
+
+
+def _page_path(folder: Path, page: str) -> str:
+    """Where `page` of the deal in `folder` is, relative to the deal's address ("" for
+    the overview, "business-case/", "context/legal/"). Only pages its site publishes."""
+    name = page.strip("/").removesuffix(".md")
+    if not name or name in OVERVIEW_PAGES:
+        return ""
+    try:
+        loaded = load_deal_folder(folder, Path.cwd())
+    except DealError:
+        raise click.ClickException(
+            f"deal '{folder.name}' does not load, so its pages are not known; run "
+            f"`dealroom check {folder.name}`"
+        ) from None
+    # The pages `mkdocs build` makes of it (a published site has no page for a gap).
+    pages = [spec.src_uri.removesuffix(".md") for spec in page_specs(loaded, False)]
+    pages = [path for path in pages if path != "index"]
+    if name not in pages:
+        raise click.BadParameter(
+            f"deal '{folder.name}' has no page '{page}'; use one of: "
+            + ", ".join([*OVERVIEW_PAGES, *pages]),
+            param_hint="--page",
+        )
+    return f"{name}/"
 
 
 @main.command()

@@ -86,6 +86,15 @@ class DealRoomConfig(Config):
     """Where the parsed git history is cached between builds, relative to mkdocs.yml.
     Defaults to `.cache/dealroom`; set `""` to keep no cache."""
 
+    # Publishing
+
+    access_page_contact = c.Type(bool, default=False)
+    """Name the seller contact (name, title, email) on the sign-in and 401 pages a reader
+    without access sees. Off by default: those pages are public, and a page that names a
+    person also tells anyone who guesses a deal's address that this deal room exists.
+    The contact is the seller-side stakeholder with `contact: true`, else the account
+    executive. These pages name the seller, never the customer."""
+
     # Scorecard (seller-only: shown on the root dashboard and by `dealroom score`)
 
     scoring_stage_targets = c.Type(dict, default={})

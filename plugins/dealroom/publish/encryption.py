@@ -11,9 +11,10 @@ Format version 1 (locked by tests/fixtures/encrypted-v1.json):
   same way under that viewer's key, which is PBKDF2-HMAC-SHA256(password, the deal's
   random salt, 600,000 iterations). Slots carry no names, so the file reveals nothing
   but how many viewers there are.
-- A page's file is a generic password page (no title, no text of the deal) that holds
-  the page's envelope; `dealroom/unlock.js` derives the key in the browser with
-  WebCrypto, opens a slot, decrypts the page and shows it. Assets get opaque names.
+- A page's file is a password page (no title or text of the deal; it names only the
+  seller, see access_pages.py) that holds the page's envelope; `dealroom/unlock.js`
+  derives the key in the browser with WebCrypto, opens a slot, decrypts the page and
+  shows it. Assets get opaque names.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .access_pages import Branding, environment
 
 FORMAT = "dealroom-encrypted"
 KEYS_FORMAT = "dealroom-keys"
@@ -40,7 +42,7 @@ KEYS_FILE = "dealroom-keys.json"
 UNLOCK_SCRIPT = "dealroom/unlock.js"
 BLOBS_DIR = "dealroom/blobs"
 SEARCH_INDEX = "search/search_index.json"
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent / "templates"  # unlock.js
 # The policy a built page carries (build/csp.py), repeated on its password page.
 _POLICY = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
 LOCKED_POLICY = (
@@ -96,8 +98,11 @@ class SiteKeys:
     viewer_keys: list[bytes]  # derived from the viewers' and the team's passwords
 
 
-def encrypt_site(site: Path, keys: SiteKeys, deal_assets: list[str]) -> None:
-    """Turn a built deal site into its encrypted form, in place."""
+def encrypt_site(
+    site: Path, keys: SiteKeys, deal_assets: list[str], branding: Branding | None = None
+) -> None:
+    """Turn a built deal site into its encrypted form, in place. Its password pages name
+    what `branding` holds (the seller, perhaps its contact), nothing else."""
     content_key = AESGCM.generate_key(bit_length=256)
     (site / KEYS_FILE).write_text(
         json.dumps(key_slots(content_key, keys.viewer_keys, keys.salt)), encoding="utf-8"
@@ -121,10 +126,7 @@ def encrypt_site(site: Path, keys: SiteKeys, deal_assets: list[str]) -> None:
         _write_envelope(index, content_key, index.read_bytes())
     for sitemap in site.glob("sitemap.xml*"):
         sitemap.unlink()  # page addresses only, but a deal room has nothing to advertise
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True
-    )
-    locked = environment.get_template("locked.html")
+    locked = environment().get_template("locked.html")
     for page in sorted(site.rglob("*.html")):
         depth = len(page.relative_to(site).parts) - 1
         root = "../" * depth
@@ -136,6 +138,7 @@ def encrypt_site(site: Path, keys: SiteKeys, deal_assets: list[str]) -> None:
             locked.render(
                 root=root, envelope=json.dumps(envelope), unlock=UNLOCK_SCRIPT,
                 policy=policy.group(1) if policy else LOCKED_POLICY,
+                branding=branding or Branding(),
             ),
             encoding="utf-8",
         )  # fmt: skip

@@ -28,6 +28,7 @@ from typing import Any
 import bcrypt
 
 from .access import TEAM, AccessError, AccessList, grants, write_atomically
+from .access_pages import UNAUTHORIZED_DIR
 
 RELEASE_FILE = "release.json"
 
@@ -105,8 +106,10 @@ def bring_under(release: Path, access: CurrentAccess) -> dict[str, str]:
 
 def withdraw(release: Path, slug: str) -> None:
     """Take a deal out of a release: its password file first (nginx then answers 401),
-    then its pages, moved aside in one rename before they are deleted."""
+    then its pages, moved aside in one rename before they are deleted. Its 401 page goes
+    too: the address then looks like one that names no deal."""
     (release / "htpasswd" / f"{slug}.htpasswd").unlink(missing_ok=True)
+    (release / UNAUTHORIZED_DIR / f"{slug}.html").unlink(missing_ok=True)
     site = release / "sites" / slug
     if site.is_dir():
         aside = site.with_name(f".withdrawn-{slug}")

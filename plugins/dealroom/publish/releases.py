@@ -5,6 +5,7 @@ Layout of the publish directory `OUT`:
     OUT/current -> releases/<id>     the live release (a symlink, swapped atomically)
     OUT/releases/<id>/sites/<slug>/  each deal site (clean pages: no MISSING markers)
     OUT/releases/<id>/htpasswd/      one bcrypt password file per deal (+ the team)
+    OUT/releases/<id>/unauthorized/  nginx's 401 page per deal (see access_pages.py)
     OUT/releases/<id>/release.json   its mode, and who each deal was published for
     OUT/nginx/                       server configuration for nginx (mode "nginx")
 
@@ -29,10 +30,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mkdocs.config import load_config
+from mkdocs.exceptions import Abort, ConfigurationError
+
 from ..build.runner import BuildError, BuildResult, build_project, deals_dir_of
 from ..deal.files import ACCESS_FILE
 from ..deal.loading import DealFolder
 from .access import TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials, grants
+from .access_pages import UNAUTHORIZED_DIR, UNKNOWN_PAGE, Branding, write_unauthorized_page
 from .encryption import SiteKeys, b64, derive_key, encrypt_site, unb64
 from .grants import (
     CurrentAccess,
@@ -82,6 +87,7 @@ def publish(
     if mode == "nginx":
         _configure_nginx(out, listen, domain)
     access = _current_access(config_file)
+    with_contact = _access_page_contact(config_file)
     live = _live_release(out)
     # First of all, today's access lists for what is live now: a revoked password stops
     # working even if the build below fails or is interrupted.
@@ -92,7 +98,9 @@ def publish(
     staging = releases / f".staging-{release_id}"
     try:
         built = _build(config_file, staging / "build")
-        assembly = _Assembly(staging, live, mode, access, PublishResult(releases / release_id))
+        assembly = _Assembly(
+            staging, live, mode, access, PublishResult(releases / release_id), with_contact
+        )
         result = assembly.run(built, Credentials(config_file.resolve().parent))
         staging.rename(result.release)
     except BaseException:
@@ -164,6 +172,17 @@ def _current_access(config_file: Path) -> CurrentAccess:
     return CurrentAccess(team, lambda slug: deals_dir / slug / ACCESS_FILE)
 
 
+def _access_page_contact(config_file: Path) -> bool:
+    """The `access_page_contact` option: whether the public sign-in and 401 pages name
+    the seller's contact."""
+    try:
+        config = load_config(str(config_file))
+    except (ConfigurationError, Abort) as error:
+        raise PublishError(f"{config_file}: {error}; nothing was published") from None
+    plugin = config.plugins.get("dealroom")
+    return bool(plugin is not None and plugin.config.access_page_contact)
+
+
 def _build(config_file: Path, site_dir: Path) -> BuildResult:
     try:
         return build_project(config_file, site_dir, missing_markers="hide")
@@ -181,6 +200,7 @@ class _Assembly:
         mode: str,
         access: CurrentAccess,
         result: PublishResult,
+        with_contact: bool = False,
     ) -> None:
         self.staging = staging
         self.live = live
@@ -191,6 +211,8 @@ class _Assembly:
         # Pages of the other mode cannot be served in this one.
         self.previous = previous if previous is not None and previous.mode == mode else None
         self.record = ReleaseRecord(mode, str(access.team.path))
+        self.with_contact = with_contact  # name the seller's contact on the public pages
+        self.brandings: list[Branding] = []  # of the deals published now
 
     def run(self, built: BuildResult, credentials: Credentials) -> PublishResult:
         try:
@@ -214,6 +236,10 @@ class _Assembly:
                     self._keep_or_withdraw(slug, reason, viewers)
             except AccessError as error:  # nobody can be let in on an unreadable access file
                 self._keep_or_withdraw(slug, str(error), None)
+        if self.mode == "nginx":
+            # What an address that names no deal shows: see Branding.shared.
+            shared = Branding.shared(self.brandings)
+            write_unauthorized_page(self.staging, UNKNOWN_PAGE, shared)
         self.record.write(self.staging)
         shutil.rmtree(self.staging / "build")  # the seller's root page and search index
         return self.result
@@ -221,9 +247,13 @@ class _Assembly:
     def _publish(self, folder: DealFolder, site: Path, viewers: AccessList) -> None:
         slug = folder.slug
         granted = self.access.allowed(slug, viewers)
+        branding = Branding.of(slug, folder.deal, self.with_contact)
+        self.brandings.append(branding)
         if self.mode == "encrypted":
             keys, granted = _site_keys(slug, viewers, self.access.team, self.passwords)
-            encrypt_site(site, keys, folder.assets)
+            encrypt_site(site, keys, folder.assets, branding)
+        else:
+            write_unauthorized_page(self.staging, f"{slug}.html", branding)
         if not viewers.viewers:
             log.warning(f"dealroom: deal '{slug}' has no viewers; only the team can open it")
         site.rename(self.staging / "sites" / slug)
@@ -258,6 +288,7 @@ class _Assembly:
             return
         assert viewers is not None and allowed is not None and granted is not None
         shutil.copytree(live_site, self.staging / "sites" / slug, symlinks=True)
+        self._keep_unauthorized_page(slug)
         # nginx: today's password file; encrypted: the same key slots as before.
         write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
         kept = allowed if self.mode == "nginx" else set(granted)
@@ -265,6 +296,14 @@ class _Assembly:
         log.warning(f"dealroom: deal '{slug}' was not published now; its last version stays "
                     "online under the current access list")  # fmt: skip
         self.result.kept.append(slug)
+
+    def _keep_unauthorized_page(self, slug: str) -> None:
+        """A kept deal's 401 page, as it was: its deal.yml may not even load now."""
+        assert self.live is not None
+        page = self.live / UNAUTHORIZED_DIR / f"{slug}.html"
+        if self.mode == "nginx" and page.is_file():
+            (self.staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
+            shutil.copyfile(page, self.staging / UNAUTHORIZED_DIR / page.name)
 
 
 def _site_keys(

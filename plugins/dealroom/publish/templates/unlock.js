@@ -1,10 +1,18 @@
 // dealroom: open an encrypted deal room in the browser (format version 1, see
 // plugins/dealroom/encryption.py). Nothing here is secret; the password never leaves
-// this page and is never stored: only the key derived from it, and only if asked to.
+// this page and is never stored: only the key derived from it. The key lasts for the
+// browser session: in this tab's sessionStorage, handed to a new tab of the same deal
+// room by a tab that holds it (a BroadcastChannel, in memory, within this origin), and
+// in localStorage only if the reader asks to be remembered on this device.
 (() => {
   "use strict";
   const root = new URL(document.documentElement.dataset.root || "./", location.href);
   const storageKey = "dealroom-key:" + root.pathname;
+  // One channel per deal room; BroadcastChannel itself never leaves this origin.
+  const channelName = "dealroom-unlock:" + root.pathname;
+  // How long a new tab waits for an open tab to answer before it asks for the password.
+  const askTimeoutMs = 400;
+  const storedKeyPattern = /^[A-Za-z0-9+/]{43}=$/; // a 256-bit key in base64
   const associatedData = new TextEncoder().encode("dealroom:1");
   // Files a browser shows without running anything; any other file a page links to is
   // downloaded rather than opened as a document with this site's origin.
@@ -13,6 +21,8 @@
   const password = document.getElementById("dealroom-password");
   const remember = document.getElementById("dealroom-remember");
   const error = document.getElementById("dealroom-error");
+  const status = document.getElementById("dealroom-status");
+  let answering = null; // this tab's channel, once it holds the key
 
   const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
   const toBase64 = (bytes) => btoa(String.fromCharCode(...bytes));
@@ -105,10 +115,62 @@
     sessionStorage.setItem(storageKey, encoded); // other pages of this visit open directly
     if (keep) localStorage.setItem(storageKey, encoded);
     await show(key);
+    answerNewTabs();
     return true;
   }
 
+  // A tab that holds the key hands it to a new tab of the same deal room that asks for
+  // it, so that the reader unlocks once per browser session. Only requests from this
+  // origin (the only ones a BroadcastChannel delivers; checked anyway) that name this
+  // deal room's root are answered, and the answer is only ever the key in this tab's
+  // sessionStorage, so a tab whose key went stale (a password change) hands out nothing
+  // that opens anything.
+  function answerNewTabs() {
+    if (answering || typeof BroadcastChannel !== "function") return;
+    answering = new BroadcastChannel(channelName);
+    answering.onmessage = (event) => {
+      const request = event.data;
+      if (event.origin !== location.origin || !request || request.type !== "key-request"
+          || request.root !== root.pathname || typeof request.id !== "string") return;
+      const key = sessionStorage.getItem(storageKey);
+      if (!key) return;
+      answering.postMessage({ type: "key", id: request.id, root: root.pathname, key });
+    };
+  }
+
+  // Ask the open tabs of this deal room for the key; null if none answers in time.
+  function askOpenTabs() {
+    if (typeof BroadcastChannel !== "function") return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const channel = new BroadcastChannel(channelName);
+      const id = toBase64(crypto.getRandomValues(new Uint8Array(12)));
+      const done = (value) => {
+        clearTimeout(timer);
+        channel.close();
+        resolve(value);
+      };
+      const timer = setTimeout(() => done(null), askTimeoutMs);
+      channel.onmessage = (event) => {
+        const answer = event.data;
+        if (event.origin !== location.origin || !answer || answer.type !== "key"
+            || answer.id !== id || answer.root !== root.pathname
+            || !storedKeyPattern.test(answer.key)) return;
+        done(fromBase64(answer.key));
+      };
+      channel.postMessage({ type: "key-request", id, root: root.pathname });
+    });
+  }
+
+  function showForm() {
+    status.hidden = true;
+    form.hidden = false;
+    password.focus();
+  }
+
+  // Every way to the key that needs no typing, in order: a share link, this tab, this
+  // device (if remembered), an open tab of this deal room. The form shows only after.
   async function start() {
+    status.hidden = false;
     const shared = location.hash.match(/^#key=([A-Za-z0-9_-]+)$/);
     if (shared) {
       history.replaceState(null, "", location.pathname + location.search); // out of sight
@@ -116,10 +178,13 @@
     }
     const stored = sessionStorage.getItem(storageKey) || localStorage.getItem(storageKey);
     if (stored) {
-      if (await unlock(fromBase64(stored), false)) return;
+      if (storedKeyPattern.test(stored) && (await unlock(fromBase64(stored), false))) return;
       sessionStorage.removeItem(storageKey); // a key from before a password change
       localStorage.removeItem(storageKey);
     }
+    const handed = await askOpenTabs();
+    if (handed && (await unlock(handed, false))) return;
+    showForm();
   }
 
   form.addEventListener("submit", async (event) => {
@@ -138,5 +203,5 @@
     }
   });
 
-  start();
+  start().catch(showForm); // a broken link or a network error: the reader can still type
 })();

@@ -1,0 +1,106 @@
+"""The pages a reader without access sees: nginx's 401 page and the encrypted mode's
+password page.
+
+Both are public (anyone who guesses or is forwarded a deal's address sees them), so
+they may name the seller, and with the `access_page_contact` option the seller's
+contact, but never the customer or anything else of the deal: the relationship between
+seller and customer is itself confidential. `Branding` is all such a page is given, and
+it is built from the seller's side of the deal only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from ..deal.model import Deal
+
+log = logging.getLogger("mkdocs.plugins.dealroom")
+
+TEMPLATES = Path(__file__).parent / "templates"
+UNAUTHORIZED_DIR = "unauthorized"  # in a release: <slug>.html, and UNKNOWN_PAGE
+UNKNOWN_PAGE = ".unknown.html"  # for an address that names no deal (never a slug)
+# Only an address this plain becomes a mailto: link; anything else is shown as text.
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    title: str = ""
+    email: str = ""
+
+    @property
+    def mailto(self) -> str:
+        return f"mailto:{self.email}" if EMAIL.fullmatch(self.email) else ""
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What a public access page may say: who sells, and whom to ask."""
+
+    seller: str = ""
+    contact: Contact | None = None
+
+    @classmethod
+    def of(cls, slug: str, deal: Deal, with_contact: bool) -> Branding:
+        """The seller's name and, if asked for, the seller contact's name, title and
+        email, leaving out any value that names the customer (a seller may well write
+        "Account lead for Northwind" as a title)."""
+
+        def public(text: str | None) -> str:
+            text = (text or "").strip()
+            if text and _names_customer(text, deal):
+                log.warning(f"dealroom: deal '{slug}': '{text}' is left off the public "
+                            "sign-in pages because it names the customer")  # fmt: skip
+                return ""
+            return text
+
+        person = deal.seller_contact if with_contact else None
+        name = public(person.name) if person is not None else ""
+        contact = None
+        if person is not None and name:
+            contact = Contact(name, public(person.title), public(person.email))
+        return cls(public(deal.seller.name), contact)
+
+    @classmethod
+    def shared(cls, brandings: list[Branding]) -> Branding:
+        """For an address that names no deal: the seller, if every deal names the same
+        one (then that page is the same as a deal's, unless it names a contact, so
+        probing addresses does not tell which deal rooms exist), and never a contact."""
+        sellers = {branding.seller for branding in brandings}
+        return cls(sellers.pop() if len(sellers) == 1 else "")
+
+
+def _names_customer(text: str, deal: Deal) -> bool:
+    words = [deal.customer.name, *deal.customer.domains]
+    return any(
+        re.search(rf"(?<!\w){re.escape(word.strip())}(?!\w)", text, re.IGNORECASE)
+        for word in words
+        if word.strip()
+    )
+
+
+def environment() -> jinja2.Environment:
+    """Templates of the publish step; everything is escaped unless marked safe."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def unauthorized_page(branding: Branding) -> str:
+    """The page nginx shows, with status 401, to a reader without valid credentials."""
+    return environment().get_template("unauthorized.html").render(branding=branding)
+
+
+def write_unauthorized_page(release: Path, name: str, branding: Branding) -> None:
+    folder = release / UNAUTHORIZED_DIR
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(unauthorized_page(branding), encoding="utf-8")
