@@ -145,7 +145,8 @@ def test_missing_markers_in_preview_and_clean_published_page(tmp_path: Path) -> 
         assert "MISSING" not in page.read_text(), page
     clean = text_of(clean_site / "early" / "business-case" / "index.html")
     assert "Because of" not in clean  # an incomplete headline is left out, not invented
-    for empty in ("Problem", "Target outcomes", "The numbers", "Recommended approach"):
+    headings = ("Problem", "Target outcomes", "How the figures", "Recommended approach", "Detail")
+    for empty in headings:
         assert empty not in clean  # no heading without content under it
     assert "Key dates" not in text_of(clean_site / "early" / "index.html")
 

@@ -174,6 +174,7 @@ def deal_context(
         "plan_steps": plan_steps,
         "next_steps": [step for step in plan_steps if step.status != "done"][:3],
         "has_approach": "approach.md" in folder.narrative,
+        "has_case_narrative": bool(folder.narrative.get("business-case.md", "").strip()),
         "context_pages": [(page.title, page.src_uri) for page in pages if page.kind == "context"],
     }
 
