@@ -80,6 +80,7 @@
     }
   }
 
+  // Once per page shown (with Material's instant navigation, once per page it swaps in).
   function start() {
     nameSearchDialog();
     for (const element of document.querySelectorAll("[data-dealroom-page-url]")) {
@@ -89,11 +90,17 @@
     setUpPrinting();
     labelTables();
     focusableScrollRegions();
-    // Material wraps tables in scroll regions from its own script: look again once it ran.
-    addEventListener("load", focusableScrollRegions);
-    addEventListener("resize", focusableScrollRegions);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // Material wraps tables in scroll regions from its own script: look again once it ran,
+  // and whenever the width changes.
+  addEventListener("load", focusableScrollRegions);
+  addEventListener("resize", focusableScrollRegions);
+  if (typeof window.document$ === "object" && typeof window.document$.subscribe === "function") {
+    window.document$.subscribe(start); // Material's page observable: the first page too
+  } else if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
