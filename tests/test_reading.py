@@ -20,7 +20,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, browser_needed, run_build, static_host, write_project
+from conftest import (
+    REPO,
+    browser_needed,
+    make_deal,
+    run_build,
+    static_host,
+    write_deal,
+    write_project,
+)
 from dealroom.publish.access import Scope, add_viewer
 from dealroom.publish.releases import publish
 
@@ -244,7 +252,49 @@ def test_on_a_phone_nothing_is_wider_than_the_screen_and_no_table_hides_a_column
                 .map((td) => td.innerText.slice(0, 40))"""
         )
         assert unlabelled == [], where
+        # ... and everything in the cell sits to the right of that label.
+        under_label = page.evaluate(
+            """() => [...document.querySelectorAll('table[data-dealroom-stacked] td')]
+                .filter((td) => td.querySelector('.dealroom-cell'))
+                .filter((td) => {
+                  const range = document.createRange();
+                  range.selectNodeContents(td.querySelector('.dealroom-cell'));
+                  const left = td.getBoundingClientRect().left + td.clientWidth * 0.25;
+                  return [...range.getClientRects()].some((box) => box.width && box.left < left);
+                }).map((td) => td.innerText.slice(0, 40))"""
+        )
+        assert under_label == [], where
         page.context.close()
+
+
+def test_stacked_tables_follow_column_and_row_spans(module_browser, tmp_path) -> None:
+    project = write_project(tmp_path / "project")
+    table = (
+        "<table><thead><tr><th colspan=2>Wide</th><th>Last</th></tr></thead><tbody>"
+        "<tr><td rowspan=2>a1</td><td>b1</td><td>c1</td></tr><tr><td>b2</td><td>c2</td></tr>"
+        "<tr><th>h3</th><td>b3</td><td>c3</td></tr></tbody></table>"
+    )
+    no_header = "<table><tbody><tr><td>x</td><td>y</td></tr></tbody></table>"
+    markdown = "| One | Two |\n|---|---|\n| 1 | 2 |\n"
+    terms = f"# Terms\n\n{table}\n\n{no_header}\n\n{markdown}"
+    write_deal(project / "deals", "spans", make_deal(), {"context/terms.md": terms})
+    site = run_build(project)
+    with static_host(site) as url:
+        page = open_page(module_browser, f"{url}/spans/context/terms/", PHONE)
+        labels = page.evaluate(
+            """() => Object.fromEntries(
+                [...document.querySelectorAll('.md-content td, .md-content tbody th')].map(
+                  (cell) => [cell.innerText.trim(),
+                             [cell.dataset.label || null, cell.getAttribute('role')]]))"""
+        )
+        page.context.close()
+    assert labels == {
+        "a1": ["Wide", "cell"], "b1": ["Wide", "cell"], "c1": ["Last", "cell"],
+        "b2": ["Wide", "cell"], "c2": ["Last", "cell"],
+        "h3": ["Wide", "rowheader"], "b3": ["Wide", "cell"], "c3": ["Last", "cell"],
+        "x": [None, None], "y": [None, None],  # no header row: left as a table
+        "1": ["One", "cell"], "2": ["Two", "cell"],
+    }  # fmt: skip
 
 
 def test_on_a_phone_the_plan_shows_status_and_overdue_at_a_glance(

@@ -39,20 +39,46 @@
   // Tables: on a phone each row becomes a stacked card whose cells carry their column's
   // name (CSS reads `data-label`), so no column hides in a sideways-scrolling box. The
   // ARIA roles keep the table's meaning for screen readers once CSS changes `display`.
+  // Only tables with one header row are stacked; others keep their grid (and scroll).
+  function columnNames(table) {
+    const rows = table.tHead ? [...table.tHead.rows] : [];
+    if (rows.length !== 1 || [...rows[0].cells].some((cell) => cell.rowSpan > 1)) return null;
+    return [...rows[0].cells].flatMap((cell) =>
+      Array(cell.colSpan).fill(cell.textContent.trim()));
+  }
+
   function labelTables() {
     for (const table of document.querySelectorAll(".md-typeset table")) {
-      const headers = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
-      if (!headers.length) continue;
+      const names = columnNames(table);
+      if (!names || table.hasAttribute("data-dealroom-stacked")) continue;
       table.setAttribute("data-dealroom-stacked", "");
       table.setAttribute("role", "table");
-      for (const group of table.querySelectorAll("thead, tbody")) group.setAttribute("role", "rowgroup");
-      for (const row of table.rows) {
+      for (const group of table.querySelectorAll(":scope > thead, :scope > tbody, :scope > tfoot")) {
+        group.setAttribute("role", "rowgroup");
+      }
+      for (const cell of table.tHead.rows[0].cells) cell.setAttribute("role", "columnheader");
+      table.tHead.rows[0].setAttribute("role", "row");
+      const spanning = []; // columns still taken by a cell with rowspan from a row above
+      for (const row of [...table.rows].filter((row) => row.parentElement !== table.tHead)) {
         row.setAttribute("role", "row");
-        [...row.cells].forEach((cell, column) => {
-          const header = cell.tagName === "TH" && row.parentElement.tagName === "THEAD";
-          cell.setAttribute("role", header ? "columnheader" : "cell");
-          if (!header && headers[column]) cell.setAttribute("data-label", headers[column]);
-        });
+        let column = 0;
+        for (const cell of row.cells) {
+          while (spanning[column] > 0) column += 1;
+          cell.setAttribute("role", cell.tagName === "TH" ? "rowheader" : "cell");
+          if (names[column]) cell.setAttribute("data-label", names[column]);
+          // One wrapper per cell: the label is one grid column, everything else the other.
+          const content = document.createElement("span");
+          content.className = "dealroom-cell";
+          content.append(...cell.childNodes);
+          cell.append(content);
+          for (let taken = 0; taken < cell.colSpan; taken += 1) {
+            spanning[column + taken] = Math.max(spanning[column + taken] || 0, cell.rowSpan);
+          }
+          column += cell.colSpan;
+        }
+        for (let index = 0; index < spanning.length; index += 1) {
+          if (spanning[index] > 0) spanning[index] -= 1;
+        }
       }
     }
   }
