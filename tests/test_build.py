@@ -268,6 +268,11 @@ def test_the_overview_names_whom_to_ask_on_the_seller_side(project: Path) -> Non
     )
     page = (site / "fjordline" / "index.html").read_text()
     assert '<a href="mailto:kim@ledgerly.example">' in page
+    # An email that is not a plain address is shown, never linked (no ?cc= or &body=).
+    deal["stakeholders"][-1]["email"] = "kim@ledgerly.example?cc=x@evil.example"
+    write_deal(project / "deals", "fjordline", deal)
+    page = (run_build(project) / "fjordline" / "index.html").read_text()
+    assert "mailto:" not in page and "kim@ledgerly.example?cc=x@evil.example" in page
     # Without `contact: true`: the account executive, here without an email address.
     assert "Ask Tom Ashby, Account Executive at Ledgerly." in text_of(site / "plain" / "index.html")
 

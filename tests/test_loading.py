@@ -247,6 +247,10 @@ def test_contact_marks_a_seller_and_is_refused_on_the_buyer_side(tmp_path: Path)
     assert load(tmp_path / "b", PEOPLE + extra).deal.seller_contact.name == "Kim Engineer"
     assert load(tmp_path / "c", PEOPLE).deal.seller_contact.name == "Sam Seller"  # the AE
     assert load(tmp_path / "d", MINIMAL).deal.seller_contact is None
+    twice = PEOPLE + extra + extra.replace("Kim Engineer", "Lee Engineer")
+    [problem] = errors(tmp_path / "e", twice)
+    assert problem.field == "stakeholders[3].contact"
+    assert "Kim Engineer is already the contact" in problem.message
 
 
 def test_missing_field_of_a_nested_mapping_points_at_the_mapping(tmp_path: Path) -> None:

@@ -558,9 +558,17 @@ def test_a_reader_without_access_gets_the_deals_own_401_page(published) -> None:
     assert not any(load in page for load in ("<script", "src=", "url(", "://"))  # self-contained
     assert names_nothing_of_the_deal(page, "ONE") and names_nothing_of_the_deal(page, "TWO")
     assert "Tom Ashby" not in page and "mailto:" not in page  # the option is off
-    # An address that names no deal gets the very same page: probing tells nothing.
+    # An address that names no deal gets the very same page, with the same headers:
+    # probing tells nothing.
     assert unauthorized(host, "/no-such-customer/") == page
     assert unauthorized(host, "/deal-two/") == page  # both deals name the same seller
+    unknown = out / "current" / "unauthorized" / ".unknown.html"
+    os.utime(unknown, (unknown.stat().st_mtime + 5,) * 2)  # as if written later
+    answers = [host.get(path)[1] for path in ("/deal-one/", "/deal-two/", "/no-such/")]
+    for headers in answers:
+        headers.pop("date")
+        assert "etag" not in headers
+    assert answers[0] == answers[1] == answers[2]
     # The password still works, and is still needed for every file of the deal.
     status, _, body = host.get("/deal-one/", "ana", passwords["ana"])
     assert status == 200 and b"SummaryONE" in body and b"Private deal room" not in body
@@ -612,7 +620,7 @@ def test_the_401_page_names_the_seller_contact_only_with_the_option(
                                 "contact": True})  # fmt: skip
     (project / "deals/deal-one/deal.yml").write_text(yaml.safe_dump(one, sort_keys=False))
     two = yaml.safe_load((project / "deals/deal-two/deal.yml").read_text())
-    two["stakeholders"][2]["title"] = "Account lead for CustomerTWO"  # names the customer
+    two["stakeholders"][2]["title"] = "Account lead, customertwo team"  # names the customer
     two["stakeholders"][2]["email"] = "tom@ledgerly.example?subject=<x>"  # not an address
     (project / "deals/deal-two/deal.yml").write_text(yaml.safe_dump(two, sort_keys=False))
     assert publish(project / "mkdocs.yml", out).published == ["deal-one", "deal-two"]
@@ -639,6 +647,11 @@ def test_the_401_page_names_the_seller_contact_only_with_the_option(
     assert "Sara Lind" in unauthorized(host, "/deal-one/")
     assert "Tom Ashby" not in unauthorized(host, "/deal-two/")
     assert host.get("/deal-one/", "ana", passwords["ana"])[0] == 200
+    # With the option turned off again, the kept deal's page names nobody any more.
+    write_project(project, access_page_contact=False)
+    assert publish(project / "mkdocs.yml", out).kept == ["deal-one"]
+    page = unauthorized(host, "/deal-one/")
+    assert "Sara Lind" not in page and page == unauthorized(host, "/no-such-customer/")
 
 
 def test_the_401_page_in_domain_mode(project: Path, passwords: dict, served_dir: Path) -> None:
@@ -702,3 +715,26 @@ def test_share_links_to_a_page_of_an_nginx_deal_room(published, project: Path) -
     nobody = run_cli(["dealroom", "share", "nobody", "--deal", "deal-one", "--url", host.url,
                       "--mode", "nginx"], project)  # fmt: skip
     assert nobody.returncode == 1 and "'nobody' has no access to deal-one" in nobody.stderr
+
+
+@pytest.mark.parametrize("title", [
+    "Account lead, Fjordline", "Fjordline-Shipping lead", "FJORDLINE team",
+    "Lead for fjordline.example", "kim.fjordline_team",
+])  # fmt: skip
+def test_public_pages_leave_out_a_value_that_names_the_customer_even_in_short(title) -> None:
+    from dealroom.deal.model import Deal
+    from dealroom.publish.access_pages import Branding
+
+    deal = make_deal(
+        customer={"name": "Fjordline Shipping Group", "domains": ["fjordline.example"]}
+    )
+    deal["stakeholders"][2]["title"] = title
+    deal["stakeholders"][2]["email"] = f"{title.split()[-1].lower()}@ledgerly.example"
+    branding = Branding.of("fjordline", Deal.model_validate(deal), with_contact=True)
+    assert branding.contact is not None and branding.contact.name == "Tom Ashby"
+    assert branding.contact.title == ""
+    assert "fjordline" not in branding.contact.email.casefold()
+    kept = make_deal(customer={"name": "Fjordline Shipping Group"})
+    kept["stakeholders"][2]["title"] = "Account Executive, Group accounts"  # "Group" is generic
+    kept_branding = Branding.of("fjordline", Deal.model_validate(kept), with_contact=True)
+    assert kept_branding.contact.title == "Account Executive, Group accounts"

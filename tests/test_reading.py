@@ -415,6 +415,7 @@ def test_axe_finds_no_serious_violation_after_unlocking_an_encrypted_deal_room(
 ) -> None:
     url, password = encrypted
     page = open_page(module_browser, url + "business-case/", viewport)
+    page.wait_for_selector("#dealroom-password", state="visible")  # after asking open tabs
     assert serious_violations(page) == []  # the password page itself
     page.fill("#dealroom-password", password)
     page.click("button[type=submit]")

@@ -125,6 +125,15 @@ class Party(Model):
     )
 
 
+# Only an address this plain becomes a mailto: link; anything else is shown as text.
+PLAIN_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def mailto(email: str | None) -> str:
+    """A `mailto:` link for a plain email address, else "" (no `?cc=` or `&body=`)."""
+    return f"mailto:{email}" if email and PLAIN_EMAIL.fullmatch(email) else ""
+
+
 class Stakeholder(Model):
     """A person involved in the deal, on either side."""
 
@@ -142,6 +151,10 @@ class Stakeholder(Model):
     @property
     def role_label(self) -> str:
         return role_label(self.role)
+
+    @property
+    def mailto(self) -> str:
+        return mailto(self.email)
 
     @model_validator(mode="after")
     def _role_fits_side(self) -> Stakeholder:
@@ -402,10 +415,19 @@ class Deal(Model):
         the exact field (and so its line in deal.yml)."""
         problems: list[tuple[str, str]] = []
         seen: set[str] = set()
+        contacts: list[str] = []
         for index, person in enumerate(self.stakeholders):
             if person.name in seen:
                 problems.append((f"stakeholders[{index}].name", f"'{person.name}' is listed twice"))
             seen.add(person.name)
+            if person.contact:
+                if contacts:
+                    problems.append((
+                        f"stakeholders[{index}].contact",
+                        f"{contacts[0]} is already the contact; mark only one person "
+                        "'contact: true'",
+                    ))  # fmt: skip
+                contacts.append(person.name)
         for index, step in enumerate(self.mutual_action_plan.steps):
             person = self.stakeholder(step.owner)
             where = f"mutual_action_plan.steps[{index}]"

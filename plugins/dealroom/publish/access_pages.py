@@ -11,21 +11,28 @@ it is built from the seller's side of the deal only.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from ..deal.model import Deal
+from ..deal.model import Deal, mailto
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 TEMPLATES = Path(__file__).parent / "templates"
 UNAUTHORIZED_DIR = "unauthorized"  # in a release: <slug>.html, and UNKNOWN_PAGE
 UNKNOWN_PAGE = ".unknown.html"  # for an address that names no deal (never a slug)
-# Only an address this plain becomes a mailto: link; anything else is shown as text.
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Words of a company name too common to give the customer away on their own.
+GENERIC_WORDS = frozenset({
+    "the", "and", "for", "group", "holding", "holdings", "company", "corp", "corporation",
+    "inc", "ltd", "limited", "gmbh", "plc", "llc", "sas",
+})  # fmt: skip
+# Files a public page is written with: the same modification time for every page, so
+# nginx's ETag and Last-Modified headers cannot tell one deal's page from another's.
+PAGE_TIME = 0
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class Contact:
 
     @property
     def mailto(self) -> str:
-        return f"mailto:{self.email}" if EMAIL.fullmatch(self.email) else ""
+        return mailto(self.email)
 
 
 @dataclass(frozen=True)
@@ -77,11 +84,17 @@ class Branding:
 
 
 def _names_customer(text: str, deal: Deal) -> bool:
-    words = [deal.customer.name, *deal.customer.domains]
+    """Whether `text` names the customer, in full or in short: their name, a distinctive
+    word of it ("Fjordline" of "Fjordline Shipping"), or one of their email domains or
+    its first label ("fjordline" of fjordline.example)."""
+    name = deal.customer.name.strip()
+    words = {name, *re.findall(r"\w{3,}", name)}
+    for domain in deal.customer.domains:
+        words |= {domain.strip(), domain.strip().split(".")[0]}
     return any(
-        re.search(rf"(?<!\w){re.escape(word.strip())}(?!\w)", text, re.IGNORECASE)
+        re.search(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", text, re.IGNORECASE)
         for word in words
-        if word.strip()
+        if word and word.casefold() not in GENERIC_WORDS
     )
 
 
@@ -103,4 +116,6 @@ def unauthorized_page(branding: Branding) -> str:
 def write_unauthorized_page(release: Path, name: str, branding: Branding) -> None:
     folder = release / UNAUTHORIZED_DIR
     folder.mkdir(exist_ok=True)
-    (folder / name).write_text(unauthorized_page(branding), encoding="utf-8")
+    page = folder / name
+    page.write_text(unauthorized_page(branding), encoding="utf-8")
+    os.utime(page, (PAGE_TIME, PAGE_TIME))

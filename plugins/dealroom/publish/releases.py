@@ -237,9 +237,13 @@ class _Assembly:
             except AccessError as error:  # nobody can be let in on an unreadable access file
                 self._keep_or_withdraw(slug, str(error), None)
         if self.mode == "nginx":
-            # What an address that names no deal shows: see Branding.shared.
+            # What an address that names no deal shows: see Branding.shared. A kept deal
+            # whose page is not carried over shows the same (its deal.yml may not load).
             shared = Branding.shared(self.brandings)
             write_unauthorized_page(self.staging, UNKNOWN_PAGE, shared)
+            for slug in self.result.kept:
+                if not (self.staging / UNAUTHORIZED_DIR / f"{slug}.html").exists():
+                    write_unauthorized_page(self.staging, f"{slug}.html", shared)
         self.record.write(self.staging)
         shutil.rmtree(self.staging / "build")  # the seller's root page and search index
         return self.result
@@ -298,12 +302,13 @@ class _Assembly:
         self.result.kept.append(slug)
 
     def _keep_unauthorized_page(self, slug: str) -> None:
-        """A kept deal's 401 page, as it was: its deal.yml may not even load now."""
+        """A kept deal's 401 page, as it was (its deal.yml may not even load now), if it
+        may still name the seller's contact; else `run` gives it the shared page."""
         assert self.live is not None
         page = self.live / UNAUTHORIZED_DIR / f"{slug}.html"
-        if self.mode == "nginx" and page.is_file():
+        if self.mode == "nginx" and self.with_contact and page.is_file():
             (self.staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
-            shutil.copyfile(page, self.staging / UNAUTHORIZED_DIR / page.name)
+            shutil.copy2(page, self.staging / UNAUTHORIZED_DIR / page.name)  # with its time
 
 
 def _site_keys(
