@@ -189,7 +189,8 @@ def hostile_deal(p: Payloads) -> dict[str, Any]:
             {"name": quiet, "title": p("stakeholders[2].title"), "side": "buyer",
              "role": "legal"},  # never contributes: listed under "Not yet heard from"
             {"name": seller, "title": p("stakeholders[3].title"), "side": "seller",
-             "role": "account executive"},
+             "role": "account executive", "email": p("stakeholders[3].email"),
+             "contact": True},  # named on the overview and on the public sign-in pages
         ],
         business_case={
             "headline": {"change": p("headline.change"), "approach": p("headline.approach"),
@@ -300,7 +301,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     author's name, not from a subject or a `Co-authored-by:` trailer)."""
     work = tmp_path_factory.mktemp("escaping")
     root = write_project(
-        work / "project", contributors_show_emails=True, contributors_show_messages=True
+        work / "project",
+        contributors_show_emails=True,
+        contributors_show_messages=True,
+        access_page_contact=True,
     )
     git(root, "init", "-q", "-b", "main")
     (root / ".gitignore").write_text("site/\n.cache/\n", encoding="utf-8")
@@ -843,6 +847,8 @@ def test_nginx_publish_runs_no_payload(project: Project, served_dir: Path, brows
     assert set(result.published) == {*HOSTILE, CLEAN}
     sites = served_dir / "current" / "sites"
     assert project.payloads.explain(markup_findings(sites)) == []
+    # The public 401 pages name the seller and its contact, as text only.
+    assert project.payloads.explain(markup_findings(served_dir / "current" / "unauthorized")) == []
     for page in sites.rglob("*.html"):
         assert POLICY in page.read_text(encoding="utf-8"), page
     with nginx_host(served_dir) as base:
