@@ -155,6 +155,16 @@ def test_share_links_to_any_page_of_the_deal_site_and_refuses_others(project: Pa
             "business-case, mutual-action-plan, context/legal, contributors" in result.stderr
         )
         assert "Traceback" not in result.stderr and result.stdout == ""
+    # A deal room on a host name of its own, and a team member, who opens every deal.
+    add_viewer(project, Scope.of(project, project / "deals", None), "tom.team")
+    hosted = ["dealroom", "share", "tom.team", "--deal", "fjordline", "--mode", "nginx",
+              "--domain", "rooms.example.com", "--page", "business-case"]  # fmt: skip
+    result = run(hosted, project)
+    assert result.stdout == "https://fjordline.rooms.example.com/business-case/\n", result.stderr
+    nobody = run([*base[:2], "someone.else", *base[3:]], project)
+    assert nobody.returncode == 1 and "'someone.else' has no access to fjordline" in nobody.stderr
+    both = run([*base, "--domain", "rooms.example.com"], project)
+    assert both.returncode == 2 and "either --url" in both.stderr
     # A deal that does not load has no known pages: said plainly.
     (project / "deals" / "fjordline" / "deal.yml").write_text("customer: [\n")
     broken = run([*base, "--page", "business-case"], project)

@@ -348,7 +348,16 @@ def publish_command(mode: str, listen: str, domain: str, out: Path, config_file:
 @main.command()
 @click.argument("username")
 @click.option("--deal", metavar="SLUG", required=True, help="The deal to share.")
-@click.option("--url", "base_url", required=True, help="Where the deal rooms are published.")
+@click.option(
+    "--url",
+    "base_url",
+    default="",
+    metavar="URL",
+    help="Where the deal rooms are published: each deal is at URL/<slug>/.",
+)
+@click.option("--domain", default="", metavar="DOMAIN",
+              help="For deal rooms published with --domain: each deal is at "
+                   "https://<slug>.DOMAIN/ (instead of --url).")  # fmt: skip
 @click.option("--page", default="", metavar="PAGE",
               help="Link straight to this page, e.g. business-case, mutual-action-plan or "
                    "context/legal (default: the overview).")  # fmt: skip
@@ -356,7 +365,9 @@ def publish_command(mode: str, listen: str, domain: str, out: Path, config_file:
               help="How the deal rooms are published: encrypted links carry the key, nginx "
                    "links ask for the user name and password.")  # fmt: skip
 @deals_dir_option
-def share(username: str, deal: str, base_url: str, page: str, mode: str, deals_dir: Path) -> None:
+def share(
+    username: str, deal: str, base_url: str, domain: str, page: str, mode: str, deals_dir: Path
+) -> None:
     """Print a link to a deal room (or one of its pages) for USERNAME.
 
     In encrypted mode the link carries USERNAME's key in its #fragment, which browsers
@@ -366,9 +377,18 @@ def share(username: str, deal: str, base_url: str, page: str, mode: str, deals_d
     with _user_errors():
         scope = Scope.of(Path.cwd(), deals_dir, deal)
         access_list = AccessList.load(scope.access_file)
+    if bool(base_url) == bool(domain):
+        raise click.UsageError("give either --url (deals at URL/<slug>/) or --domain")
     viewer = access_list.find(username)
-    page_url = f"{base_url.rstrip('/')}/{deal}/{_page_path(deals_dir / deal, page)}"
+    deal_root = (
+        f"https://{deal}.{domain.strip('.')}/" if domain else f"{base_url.rstrip('/')}/{deal}/"
+    )
+    page_url = deal_root + _page_path(deals_dir / deal, page)
     if mode == "nginx":
+        if viewer is None:
+            with _user_errors():  # the seller team opens every deal room
+                team = AccessList.load(Scope.of(Path.cwd(), deals_dir, None).access_file)
+            viewer = team.find(username)
         if viewer is None:
             raise click.ClickException(f"'{username}' has no access to {deal}")
         click.echo(page_url)
