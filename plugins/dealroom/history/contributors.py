@@ -32,7 +32,7 @@ SECTION_LABELS = {
     "mutual_action_plan": "Mutual action plan",
     "business-case.md": "Business case",
     "approach.md": "Approach",
-    "compelling_event": "Compelling event",
+    "compelling_event": "Deadline",
     "go_live": "Go-live date",
     "signature_target": "Contract signature date",
     "stakeholders": "People involved",
