@@ -448,3 +448,190 @@ def test_share_link_to_a_page_opens_that_page(static_host, browser, project: Pat
         page.goto(link)
         page.wait_for_selector(f"article >> text={shown}")
         assert page.url == f"{static_host}/qz/{name}/"
+
+
+# --- incremental publish: unchanged deals are carried, changed ones encrypted anew -------
+
+
+@pytest.fixture
+def two_deals(project: Path, passwords: dict[str, str], tmp_path: Path) -> Path:
+    """qz (ana and the team) and calm (the team only), published once; the publish
+    directory."""
+    write_deal(project / "deals", "calm", make_deal(customer={"name": "CalmQZ"}))
+    out = tmp_path / "out"
+    result = publish(project / "mkdocs.yml", out, mode="encrypted")
+    assert result.published == ["calm", "qz"] and result.carried == []
+    return out
+
+
+def _content_key(site: Path, password: str) -> bytes | None:
+    """The content key that `password` opens in the site's keys file, if any."""
+    keys = json.loads((site / "dealroom-keys.json").read_text())
+    viewer_key = derive_key(password, unb64(keys["kdf"]["salt"]))
+    return next((key for key in (_open(viewer_key, s) for s in keys["slots"]) if key), None)
+
+
+def _page_envelope(page: Path) -> dict:
+    return json.loads(page.read_text().split('type="application/json">')[1].split("</script>")[0])
+
+
+def test_an_unchanged_deal_is_carried_while_a_revoked_viewer_loses_their_slot(
+    two_deals: Path, project: Path, passwords: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from dealroom.publish.access import revoke_viewer
+
+    first = (two_deals / "current").resolve()
+    calm_key = _content_key(first / "sites" / "calm", passwords["team"])
+    qz_key = _content_key(first / "sites" / "qz", passwords["team"])
+    revoke_viewer(project, Scope.of(project, project / "deals", "qz"), "ana")
+    caplog.set_level("INFO", logger="mkdocs.plugins.dealroom")
+    result = publish(project / "mkdocs.yml", two_deals, mode="encrypted")  # content unchanged
+    second = (two_deals / "current").resolve()
+    assert second != first
+    assert result.published == ["calm", "qz"] and result.carried == ["calm"]
+    assert "1 deal(s) carried unchanged from the live release, 1 encrypted" in caplog.text
+    # qz: fresh slots, none of them ana's, and a new content key.
+    assert _content_key(second / "sites" / "qz", passwords["ana"]) is None
+    assert _content_key(second / "sites" / "qz", passwords["team"]) not in (None, qz_key)
+    # calm: the very files of the first release (encrypting again would draw new IVs).
+    for name in ("dealroom-keys.json", "index.html", "search/search_index.json"):
+        before, after = first / "sites" / "calm" / name, second / "sites" / "calm" / name
+        assert after.stat().st_ino == before.stat().st_ino
+        assert after.read_bytes() == before.read_bytes()
+    assert _content_key(second / "sites" / "calm", passwords["team"]) == calm_key
+    page = decrypt(calm_key, _page_envelope(second / "sites" / "calm" / "index.html"))
+    assert b"CalmQZ" in page
+    assert not [path for path in second.rglob("*") if path.is_symlink()]
+    assert_no_plaintext(second)
+
+
+@pytest.mark.parametrize("change", ["content", "new viewer", "password not kept here"])
+def test_a_deal_whose_content_or_key_slot_holders_changed_is_encrypted_anew(
+    two_deals: Path, project: Path, passwords: dict[str, str], change: str
+) -> None:
+    first = (two_deals / "current").resolve()
+    qz_key = _content_key(first / "sites" / "qz", passwords["team"])
+    keys_before = (first / "sites" / "qz" / "dealroom-keys.json").read_bytes()
+    if change == "content":
+        page = project / "deals" / "qz" / "business-case.md"
+        page.write_text(page.read_text() + "\n\nRevisedQZ\n")
+    elif change == "new viewer":
+        bob = add_viewer(project, Scope.of(project, project / "deals", "qz"), "bob")
+    else:  # ana's password no longer on this machine: no slot for her, as without carrying
+        Credentials(project).set("qz", "ana", None)
+    result = publish(project / "mkdocs.yml", two_deals, mode="encrypted")
+    assert result.published == ["calm", "qz"] and result.carried == ["calm"]
+    site = two_deals / "current" / "sites" / "qz"
+    assert (site / "dealroom-keys.json").read_bytes() != keys_before
+    content_key = _content_key(site, passwords["team"])
+    assert content_key is not None and content_key != qz_key
+    page = decrypt(content_key, _page_envelope(site / "business-case" / "index.html"))
+    assert (b"RevisedQZ" in page) == (change == "content")
+    if change == "new viewer":
+        assert _content_key(site, bob) == content_key
+    assert (_content_key(site, passwords["ana"]) is None) == (change == "password not kept here")
+
+
+def test_naming_the_seller_contact_reaches_unchanged_deals_too(
+    two_deals: Path, project: Path
+) -> None:
+    write_project(project, access_page_contact=True)  # the deals stay as they are
+    result = publish(project / "mkdocs.yml", two_deals, mode="encrypted")
+    assert result.carried == []
+    for slug in ("calm", "qz"):
+        page = (two_deals / "current" / "sites" / slug / "index.html").read_text()
+        assert "Tom Ashby, Account Executive" in page
+
+
+def test_a_release_without_fingerprints_is_encrypted_again_and_then_carried(
+    two_deals: Path, project: Path, passwords: dict[str, str]
+) -> None:
+    from dealroom.publish.grants import RELEASE_FILE
+
+    record_file = two_deals / "current" / RELEASE_FILE
+    record = json.loads(record_file.read_text())
+    for entry in record["deals"].values():  # as a release written before fingerprints
+        del entry["fingerprints"]
+    record_file.write_text(json.dumps(record))
+    keys = {slug: (two_deals / "current/sites" / slug / "dealroom-keys.json").read_bytes()
+            for slug in ("calm", "qz")}  # fmt: skip
+    assert publish(project / "mkdocs.yml", two_deals, mode="encrypted").carried == []
+    for slug, before in keys.items():
+        assert (two_deals / "current/sites" / slug / "dealroom-keys.json").read_bytes() != before
+    assert publish(project / "mkdocs.yml", two_deals, mode="encrypted").carried == ["calm", "qz"]
+
+
+def test_a_kept_deal_is_carried_once_it_builds_as_before(
+    two_deals: Path, project: Path, passwords: dict[str, str]
+) -> None:
+    keys_file = two_deals / "current" / "sites" / "qz" / "dealroom-keys.json"
+    keys_before = keys_file.read_bytes()
+    deal_yml = project / "deals" / "qz" / "deal.yml"
+    good = deal_yml.read_text()
+    _break(project)
+    assert publish(project / "mkdocs.yml", two_deals, mode="encrypted").kept == ["qz"]
+    deal_yml.write_text(good)
+    result = publish(project / "mkdocs.yml", two_deals, mode="encrypted")
+    assert result.carried == ["calm", "qz"]
+    assert keys_file.read_bytes() == keys_before
+
+
+def test_a_link_in_the_live_site_is_never_carried(
+    two_deals: Path, project: Path, passwords: dict[str, str]
+) -> None:
+    live = (two_deals / "current" / "sites" / "calm").resolve()
+    (live / "escape").symlink_to("/etc")  # not dealroom's: the files are encrypted anew
+    result = publish(project / "mkdocs.yml", two_deals, mode="encrypted")
+    assert result.published == ["calm", "qz"] and result.carried == ["qz"]
+    site = two_deals / "current" / "sites" / "calm"
+    assert not (site / "escape").exists() and not (site / "escape").is_symlink()
+    assert _content_key(site, passwords["team"]) != _content_key(live, passwords["team"])
+
+
+def test_switching_modes_publishes_every_deal_afresh(
+    project: Path, passwords: dict[str, str], tmp_path: Path
+) -> None:
+    from dealroom.publish.grants import RELEASE_FILE
+
+    out = tmp_path / "out"
+    publish(project / "mkdocs.yml", out, mode="nginx")
+    nginx_record = json.loads((out / "current" / RELEASE_FILE).read_text())
+    assert "fingerprints" not in nginx_record["deals"]["qz"]  # nginx mode computes none
+    assert publish(project / "mkdocs.yml", out, mode="encrypted").carried == []
+    assert _content_key(out / "current" / "sites" / "qz", passwords["ana"]) is not None
+    publish(project / "mkdocs.yml", out, mode="nginx")
+    page = (out / "current" / "sites" / "qz" / "index.html").read_text()
+    assert "SummaryQZ" in page and not (out / "current/sites/qz/dealroom-keys.json").exists()
+
+
+def test_the_content_fingerprint_covers_every_file_but_the_dropped_sitemaps(
+    tmp_path: Path,
+) -> None:
+    from dealroom.publish.access_pages import Branding
+    from dealroom.publish.carry import content_fingerprint
+
+    def site(name: str, files: dict[str, str]) -> Path:
+        for path, text in files.items():
+            (tmp_path / name / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / path).write_text(text)
+        return tmp_path / name
+
+    files = {"index.html": "<p>A</p>", "assets/x.svg": "<svg/>", "b/index.html": "B"}
+    branding = Branding("Ledgerly")
+    base = content_fingerprint(site("base", files), ["assets/x.svg"], branding)
+    reordered = site("reordered", dict(reversed(files.items())))
+    with_sitemap = site("sitemap", {**files, "sitemap.xml": "<urlset/>", "sitemap.xml.gz": "z"})
+    assert content_fingerprint(reordered, ["assets/x.svg"], branding) == base
+    assert content_fingerprint(with_sitemap, ["assets/x.svg"], branding) == base
+    moved = {path: text for path, text in files.items() if path != "b/index.html"}
+    changed = [
+        content_fingerprint(site("byte", {**files, "b/index.html": "C"}), ["assets/x.svg"],
+                            branding),
+        content_fingerprint(site("moved", {**moved, "c/index.html": files["b/index.html"]}),
+                            ["assets/x.svg"], branding),
+        content_fingerprint(site("added", {**files, "b/more.css": ""}), ["assets/x.svg"],
+                            branding),
+        content_fingerprint(tmp_path / "base", [], branding),  # x.svg would not be a blob
+        content_fingerprint(tmp_path / "base", ["assets/x.svg"], Branding("Other seller")),
+    ]  # fmt: skip
+    assert len({base, *changed}) == len(changed) + 1

@@ -245,6 +245,24 @@ def test_an_invalid_deal_keeps_its_published_version(published, project: Path) -
     assert status == 200 and b"SummaryTWO" in body
 
 
+def test_nginx_mode_publishes_todays_build_of_every_deal_without_fingerprints(
+    published, project: Path
+) -> None:
+    from dealroom.publish.grants import RELEASE_FILE, ReleaseRecord
+
+    out, host, passwords = published  # carrying is for encrypted mode's key slots
+    one = project / "deals" / "deal-one" / "deal.yml"
+    one.write_text(one.read_text().replace("SummaryONE", "SummaryONEv2"))
+    result = publish(project / "mkdocs.yml", out)
+    assert result.published == ["deal-one", "deal-two"] and result.carried == []
+    assert (out / "current" / RELEASE_FILE).is_file()
+    record = ReleaseRecord.read(out / "current")
+    assert record.mode == "nginx" and set(record.deals) == {"deal-one", "deal-two"}
+    assert all("fingerprints" not in entry for entry in record.deals.values())
+    assert b"SummaryONEv2" in host.get("/deal-one/", "ana", passwords["ana"])[2]
+    assert b"SummaryTWO" in host.get("/deal-two/", "ben", passwords["ben"])[2]
+
+
 def test_a_failed_publish_leaves_the_live_release_and_rollback_restores(
     published, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

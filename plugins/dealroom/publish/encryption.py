@@ -2,10 +2,11 @@
 
 Format version 1 (locked by tests/fixtures/encrypted-v1.json):
 
-- Each publish draws a random 256-bit content key. Every page (the whole rendered HTML:
-  title, navigation, table of contents and body), the search index and every asset of
-  the deal is encrypted with it using AES-256-GCM, a random 96-bit IV per file and the
-  associated data `dealroom:1`, into an *envelope*:
+- Each publish of a changed deal draws a random 256-bit content key (an unchanged deal
+  keeps its encrypted files, key and slots: see carry.py). Every page (the whole
+  rendered HTML: title, navigation, table of contents and body), the search index and
+  every asset of the deal is encrypted with it using AES-256-GCM, a random 96-bit IV
+  per file and the associated data `dealroom:1`, into an *envelope*:
   `{"format": "dealroom-encrypted", "version": 1, "iv": b64, "data": b64}`.
 - `dealroom-keys.json` holds one *key slot* per viewer: the content key encrypted the
   same way under that viewer's key, which is PBKDF2-HMAC-SHA256(password, the deal's
@@ -42,6 +43,7 @@ KEYS_FILE = "dealroom-keys.json"
 UNLOCK_SCRIPT = "dealroom/unlock.js"
 BLOBS_DIR = "dealroom/blobs"
 SEARCH_INDEX = "search/search_index.json"
+SITEMAPS = "sitemap.xml*"  # dropped: page addresses only, and a deal room advertises nothing
 TEMPLATES = Path(__file__).parent / "templates"  # unlock.js
 # The policy a built page carries (build/csp.py), repeated on its password page.
 _POLICY = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
@@ -124,8 +126,8 @@ def encrypt_site(
     index = site / SEARCH_INDEX
     if index.is_file():
         _write_envelope(index, content_key, index.read_bytes())
-    for sitemap in site.glob("sitemap.xml*"):
-        sitemap.unlink()  # page addresses only, but a deal room has nothing to advertise
+    for sitemap in site.glob(SITEMAPS):
+        sitemap.unlink()
     locked = environment().get_template("locked.html")
     for page in sorted(site.rglob("*.html")):
         depth = len(page.relative_to(site).parts) - 1

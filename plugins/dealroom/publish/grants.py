@@ -35,7 +35,8 @@ RELEASE_FILE = "release.json"
 
 @dataclass
 class ReleaseRecord:
-    """release.json: the mode, where access lives, and who each deal was published for."""
+    """release.json: the mode, where access lives, and who each deal was published for
+    (in mode "encrypted" also each deal's fingerprints: see carry.py)."""
 
     mode: str
     team_access: str = ""

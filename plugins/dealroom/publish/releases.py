@@ -6,11 +6,14 @@ Layout of the publish directory `OUT`:
     OUT/releases/<id>/sites/<slug>/  each deal site (clean pages: no MISSING markers)
     OUT/releases/<id>/htpasswd/      one bcrypt password file per deal (+ the team)
     OUT/releases/<id>/unauthorized/  nginx's 401 page per deal (see access_pages.py)
-    OUT/releases/<id>/release.json   its mode, and who each deal was published for
+    OUT/releases/<id>/release.json   its mode, who each deal was published for and (in
+                                     mode "encrypted") each deal's fingerprints
     OUT/nginx/                       server configuration for nginx (mode "nginx")
 
 In mode "encrypted" each deal site is encrypted in place (see encryption.py) and can be
-served by any static host.
+served by any static host. A deal whose built site and key slot holders are the same as
+in the live release is not encrypted again: its live files are carried into the new
+release as they are (see carry.py), sparing the slow key derivation.
 
 A release is assembled beside the live one and only then swapped in, so an interrupted
 or failed publish leaves the live pages as they were; the previous release is kept for
@@ -24,11 +27,13 @@ takes only its own deal offline.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort, ConfigurationError
@@ -38,7 +43,8 @@ from ..deal.files import ACCESS_FILE
 from ..deal.loading import DealFolder
 from .access import TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials, grants
 from .access_pages import UNAUTHORIZED_DIR, UNKNOWN_PAGE, Branding, write_unauthorized_page
-from .encryption import SiteKeys, b64, derive_key, encrypt_site, unb64
+from .carry import FINGERPRINTS, CannotCarry, deal_fingerprints, link_tree
+from .encryption import KEYS_FILE, SiteKeys, b64, derive_key, encrypt_site, unb64
 from .grants import (
     CurrentAccess,
     ReleaseRecord,
@@ -64,6 +70,7 @@ class PublishError(Exception):
 class PublishResult:
     release: Path
     published: list[str] = field(default_factory=list)  # built now
+    carried: list[str] = field(default_factory=list)  # of those, live files kept as they were
     kept: list[str] = field(default_factory=list)  # failed now, previous pages kept
     withdrawn: list[str] = field(default_factory=list)  # were live, now offline
     skipped: list[str] = field(default_factory=list)  # failed, never published before
@@ -244,6 +251,10 @@ class _Assembly:
             for slug in self.result.kept:
                 if not (self.staging / UNAUTHORIZED_DIR / f"{slug}.html").exists():
                     write_unauthorized_page(self.staging, f"{slug}.html", shared)
+        if self.mode == "encrypted":
+            carried = len(self.result.carried)
+            log.info(f"dealroom: {carried} deal(s) carried unchanged from the live release, "
+                     f"{len(self.result.published) - carried} encrypted")  # fmt: skip
         self.record.write(self.staging)
         shutil.rmtree(self.staging / "build")  # the seller's root page and search index
         return self.result
@@ -253,17 +264,56 @@ class _Assembly:
         granted = self.access.allowed(slug, viewers)
         branding = Branding.of(slug, folder.deal, self.with_contact)
         self.brandings.append(branding)
+        entry: dict[str, Any] = {"access": str(viewers.path)}
         if self.mode == "encrypted":
-            keys, granted = _site_keys(slug, viewers, self.access.team, self.passwords)
-            encrypt_site(site, keys, folder.assets, branding)
+            holders = _slot_holders(slug, viewers, self.access.team, self.passwords)
+            granted = holders.granted
+            # Of the plain site, before encrypting it changes it.
+            entry[FINGERPRINTS] = deal_fingerprints(
+                site, folder.assets, branding, holders.salt, granted
+            )
+            carried = self._carry(slug, entry[FINGERPRINTS], granted, holders.salt)
+            if carried is not None:
+                site = carried
+            else:
+                encrypt_site(site, _site_keys(holders), folder.assets, branding)
         else:
             write_unauthorized_page(self.staging, f"{slug}.html", branding)
         if not viewers.viewers:
             log.warning(f"dealroom: deal '{slug}' has no viewers; only the team can open it")
         site.rename(self.staging / "sites" / slug)
         write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
-        self.record.deals[slug] = {"access": str(viewers.path), "grants": sorted(granted)}
+        self.record.deals[slug] = {**entry, "grants": sorted(granted)}
         self.result.published.append(slug)
+
+    def _carry(
+        self, slug: str, fingerprints: dict[str, str], granted: set[str], salt: str
+    ) -> Path | None:
+        """The live release's encrypted files of the deal, linked into the staging
+        folder, if they were made from the same content for the same key slot holders;
+        else None, and the deal is encrypted anew."""
+        before = self.previous.deals.get(slug, {}) if self.previous is not None else {}
+        live_site = self.live / "sites" / slug if self.live is not None else None
+        if (
+            live_site is None
+            or before.get(FINGERPRINTS) != fingerprints  # none in an older release
+            # Implied by equal fingerprints; checked on its own all the same, because a
+            # slot of someone who has lost access must never be carried.
+            or set(before.get("grants") or ()) != granted
+            or not (live_site / "index.html").is_file()
+            or _keys_salt(live_site) != salt
+        ):
+            return None
+        carried = self.staging / "build" / ".carried" / slug
+        try:
+            link_tree(live_site, carried)
+        except (CannotCarry, OSError) as error:
+            shutil.rmtree(carried, ignore_errors=True)
+            log.warning(f"dealroom: deal '{slug}': its live files cannot be carried over "
+                        f"({error}); encrypting it again")  # fmt: skip
+            return None
+        self.result.carried.append(slug)
+        return carried
 
     def _keep_or_withdraw(self, slug: str, reason: str, viewers: AccessList | None) -> None:
         """A deal that cannot be published now: keep its live pages if they let in
@@ -274,7 +324,8 @@ class _Assembly:
             log.warning(f"dealroom: deal '{slug}' was not published (and is not online)")
             self.result.skipped.append(slug)
             return
-        granted = (self.previous.deals.get(slug, {}) if self.previous else {}).get("grants")
+        before = self.previous.deals.get(slug, {}) if self.previous is not None else {}
+        granted = before.get("grants")
         allowed = self.access.allowed(slug, viewers) if viewers is not None else None
         if self.previous is None:
             cannot = "its live version was published in the other mode"
@@ -297,6 +348,9 @@ class _Assembly:
         write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
         kept = allowed if self.mode == "nginx" else set(granted)
         self.record.deals[slug] = {"access": str(viewers.path), "grants": sorted(kept)}
+        if self.mode == "encrypted" and FINGERPRINTS in before:
+            # The same files, key and slots: the next publish may carry them again.
+            self.record.deals[slug][FINGERPRINTS] = before[FINGERPRINTS]
         log.warning(f"dealroom: deal '{slug}' was not published now; its last version stays "
                     "online under the current access list")  # fmt: skip
         self.result.kept.append(slug)
@@ -311,13 +365,22 @@ class _Assembly:
             shutil.copy2(page, self.staging / UNAUTHORIZED_DIR / page.name)  # with its time
 
 
-def _site_keys(
+@dataclass(frozen=True)
+class _SlotHolders:
+    """Whose passwords get a key slot in a deal's keys file, and whom that lets in."""
+
+    salt: str  # base64: the deal's, from its access file
+    passwords: list[str]
+    granted: set[str]  # their grants (see access.grants)
+
+
+def _slot_holders(
     slug: str, viewers: AccessList, team: AccessList, passwords: dict[str, dict[str, str]]
-) -> tuple[SiteKeys, set[str]]:
-    """The deal's salt and a key for each viewer and team member whose current password
-    is kept on this machine, and who those keys let in. A password missing from the
+) -> _SlotHolders:
+    """The deal's salt and the password of each viewer and team member whose current
+    password is kept on this machine, and who those let in. A password missing from the
     credentials file, or one that no longer matches its hash (rotated elsewhere), gets
-    no key slot."""
+    no key slot. Quick: a bcrypt check per password at cost 5, no key derivation."""
     if not viewers.salt:
         viewers.salt = b64(os.urandom(16))
         viewers.save()  # the salt is not secret; committing it keeps share links stable
@@ -338,8 +401,22 @@ def _site_keys(
             granted |= grants(scope, AccessList(access.path, [viewer]))
     if not keys:
         raise AccessError("nobody could open it: add a viewer or a team member first")
-    salt = unb64(viewers.salt)
-    return SiteKeys(salt, [derive_key(password, salt) for password in keys]), granted
+    return _SlotHolders(viewers.salt, keys, granted)
+
+
+def _site_keys(holders: _SlotHolders) -> SiteKeys:
+    """The slow part of encrypting a deal: PBKDF2 with 600,000 iterations per slot."""
+    salt = unb64(holders.salt)
+    return SiteKeys(salt, [derive_key(password, salt) for password in holders.passwords])
+
+
+def _keys_salt(site: Path) -> str | None:
+    """The salt an encrypted site's keys file was made with (None: no readable file)."""
+    try:
+        keys = json.loads((site / KEYS_FILE).read_text(encoding="utf-8"))
+        return str(keys["kdf"]["salt"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 # --- the live pointer ---------------------------------------------------------------------
