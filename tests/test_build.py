@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -300,3 +301,28 @@ def test_link_previews_name_the_page_and_the_deal_room_and_never_a_figure(
     write_deal(quiet / "deals", "fjordline", make_deal())
     page = (run_build(quiet) / "fjordline" / "index.html").read_text()
     assert 'property="og:' not in page
+
+
+def test_theme_files_are_written_once_and_each_deal_site_is_still_complete(
+    project: Path, tmp_path: Path
+) -> None:
+    for slug in ("one", "two"):
+        write_deal(project / "deals", slug, make_deal(), {"assets/own.txt": slug})
+    site = run_build(project)
+    script = next((site / "one" / "assets" / "javascripts").glob("bundle.*.min.js"))
+    other = site / "two" / script.relative_to(site / "one")
+    assert script.stat().st_ino == other.stat().st_ino  # one copy on disk
+    css = site / "one" / "dealroom" / "assets" / "dealroom.css"
+    assert (
+        css.stat().st_ino == (site / "two" / "dealroom" / "assets" / "dealroom.css").stat().st_ino
+    )
+    # What is the deal's own is never shared.
+    for own in ("index.html", "assets/own.txt", "search/search_index.json"):
+        assert (site / "one" / own).stat().st_ino != (site / "two" / own).stat().st_ino
+    # Copied alone (as `publish` and any web server copy does), a deal site is whole.
+    alone = tmp_path / "alone"
+    shutil.copytree(site / "one", alone)
+    shutil.rmtree(site)
+    assert (alone / script.relative_to(site / "one")).stat().st_size > 10_000
+    assert all(path.is_file() and not path.is_symlink() for path in alone.rglob("*.js"))
+    assert (alone / "dealroom" / "assets" / "dealroom.css").read_text().startswith("/* dealroom")

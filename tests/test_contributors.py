@@ -1071,7 +1071,7 @@ def test_with_the_contributor_log_off_no_git_runs_and_recorded_input_still_shows
     assert "Edit history" not in text  # off by choice: nothing to apologise for
     assert [(r["person"], r["how"]) for r in timeline(site, "fjordline")] == [("Per Dahl", "Call")]
     assert footer(site, "fjordline", "business-case.md") == "Last updated Oct 10, 2026 by Per Dahl"
-    assert not (project / ".cache").exists()
+    assert not (project / ".cache" / "dealroom" / "history.json").exists()  # no git read
 
     write_project(repo)  # the same project with the log on: the wrapper does see git run
     site = run_build(project)

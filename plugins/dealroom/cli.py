@@ -21,6 +21,7 @@ from mkdocs.exceptions import Abort, ConfigurationError
 from .build.project import Project, load_project
 from .build.rendering import page_specs
 from .build.runner import BuildError, build_project
+from .build.shards import Shard, ShardError, effective_shard
 from .config import load_limits, load_options
 from .deal.files import DEAL_FILE, INTERNAL_DIR
 from .deal.loading import RESERVED_SLUGS, SLUG_PATTERN, DealError, load_deal_folder
@@ -38,8 +39,9 @@ from .publish.access import (
 from .publish.encryption import share_fragment, unb64
 from .publish.grants import password_is_current
 from .publish.nginx import NginxError, unreadable_for_others, worker_user, write_nginx_config
-from .publish.releases import MODES, PublishError, publish
+from .publish.releases import MODES, PublishError, PublishResult, publish
 from .publish.releases import rollback as rollback_release
+from .publish.sharded import merge_shards, publish_shard
 from .seller.scoring import SECTIONS, ScoringRules, score_deal
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
@@ -320,19 +322,89 @@ domain_option = click.option(
 )
 
 
+listen_option = click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="Address for the generated nginx server block.",
+)
+
+
 @main.command("publish")
 @click.option("--mode", type=click.Choice(MODES), default="nginx", show_default=True)
-@click.option("--listen", default="127.0.0.1:8080", show_default=True,
-              help="Address for the generated nginx server block.")  # fmt: skip
+@listen_option
+@domain_option
+@click.option("--shard", default="", metavar="I/N",
+              help="Build and publish only the deals of shard I of N, into an OUT of its "
+                   "own; combine all N with `dealroom merge`.")  # fmt: skip
+@out_option
+@config_option
+def publish_command(
+    mode: str, listen: str, domain: str, shard: str, out: Path, config_file: Path
+) -> None:
+    """Build clean deal sites and make them the live release in OUT."""
+    try:
+        chosen = Shard.parse(shard)
+    except ShardError as error:
+        raise click.BadParameter(str(error), param_hint="--shard") from None
+    _mkdocs_logging(shown=True)
+    with _user_errors():
+        if chosen is not None:
+            result = publish_shard(config_file, out, chosen, mode, listen, domain)
+        elif configured := _configured_shard(config_file):
+            # A release of one shard's deals would take every other deal offline.
+            raise click.ClickException(
+                f"the build is set to shard {configured} (DEALROOM_SHARD or the shard "
+                f"option); publish it with --shard {configured} into a folder of its own "
+                "and combine the shards with `dealroom merge`, or unset it"
+            )
+        else:
+            result = publish(config_file, out, mode, listen, domain)
+    what = f" of shard {chosen}" if chosen else ""
+    click.echo(f"Published {len(result.published)} deal(s){what} to {out}/current")
+    _report(result)
+
+
+@main.command()
+@click.argument("shard_outs", nargs=-1, required=True, metavar="SHARD_OUT...",
+                type=click.Path(file_okay=False, exists=True, path_type=Path))  # fmt: skip
+@listen_option
 @domain_option
 @out_option
 @config_option
-def publish_command(mode: str, listen: str, domain: str, out: Path, config_file: Path) -> None:
-    """Build clean deal sites and make them the live release in OUT."""
+def merge(
+    shard_outs: tuple[Path, ...], listen: str, domain: str, out: Path, config_file: Path
+) -> None:
+    """Combine the releases of all N shards into one new live release in OUT.
+
+    Each SHARD_OUT is a folder `dealroom publish --shard I/N --out` wrote (or the release
+    its `current` points to). The merged release is checked against today's access lists
+    here, swapped in atomically, and kept for `dealroom rollback`, as with `publish`."""
     _mkdocs_logging(shown=True)
     with _user_errors():
-        result = publish(config_file, out, mode, listen, domain)
-    click.echo(f"Published {len(result.published)} deal(s) to {out}/current")
+        result = merge_shards(config_file, out, list(shard_outs), listen, domain)
+    click.echo(f"Merged {len(result.published)} deal(s) from {len(shard_outs)} shard(s) "
+               f"into {out}/current")  # fmt: skip
+    _report(result)
+
+
+def _configured_shard(config_file: Path) -> Shard | None:
+    """The shard a plain build of the project makes (DEALROOM_SHARD, else the `shard`
+    option): a plain `publish` refuses to run with one, since its release would lack
+    every other shard's deals."""
+    try:
+        config = load_config(str(config_file))
+    except (ConfigurationError, Abort) as error:
+        raise click.ClickException(f"{config_file}: {error}") from None
+    plugin = config.plugins.get("dealroom")
+    try:
+        return effective_shard(plugin.config.shard if plugin is not None else "")
+    except ShardError as error:
+        raise click.ClickException(f"{error}; nothing was published") from None
+
+
+def _report(result: PublishResult) -> None:
+    """Every deal that was not published now, and what became of it; exit 1 if any."""
     for slug in result.kept:
         click.echo(f"  {slug}: not published ({result.reasons[slug]}); its last version "
                    "stays online under the current access list", err=True)  # fmt: skip

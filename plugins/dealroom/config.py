@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 
-from .build.project import Limits
+from .build.project import DEFAULT_CACHE_DIR, Limits
 from .deal.includes import is_snippets
 from .deal.loading import LoadOptions
 
@@ -26,6 +27,17 @@ class DealRoomConfig(Config):
 
     deals = c.ListOfItems(c.Type(str), default=[])
     """Slugs of the deals to build; empty builds every deal (a quick preview of one)."""
+
+    cache_dir = c.Optional(c.Type(str))
+    """Where dealroom keeps what it reuses between builds, relative to mkdocs.yml: loaded
+    deals, a manifest of each built deal site, and the parsed git history. A build then
+    loads and builds again only the deals whose inputs changed. Defaults to
+    `.cache/dealroom`; `""` keeps nothing, so that every build is a full one."""
+
+    shard = c.Type(str, default="")
+    """`I/N`: build only the deals in shard I of N (a stable split by slug, see
+    `build/shards.py`), so N CI jobs can share a very large deal set; the dashboard then
+    covers that shard. Empty builds every deal. `DEALROOM_SHARD` overrides it."""
 
     # Rendering
 
@@ -84,7 +96,7 @@ class DealRoomConfig(Config):
 
     contributors_cache_dir = c.Optional(c.Type(str))
     """Where the parsed git history is cached between builds, relative to mkdocs.yml.
-    Defaults to `.cache/dealroom`; set `""` to keep no cache."""
+    Defaults to `cache_dir`; set `""` to keep no cache."""
 
     # Publishing
 
@@ -112,6 +124,12 @@ def load_options(options: DealRoomConfig, config: MkDocsConfig) -> LoadOptions:
         if is_snippets(name):
             snippets = dict(config.mdx_configs.get(name, {}))
     return LoadOptions(options.max_file_size, options.allow_raw_html, snippets)
+
+
+def cache_path(options: DealRoomConfig, config: MkDocsConfig) -> Path | None:
+    """The cache folder (`cache_dir`, relative to mkdocs.yml), or None for no caching."""
+    folder = DEFAULT_CACHE_DIR if options.cache_dir is None else options.cache_dir
+    return Path(config.config_file_path).parent / folder if folder else None
 
 
 def load_limits(options: DealRoomConfig) -> Limits:

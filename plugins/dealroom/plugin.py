@@ -24,11 +24,13 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from .build.extensions import untrusted_extensions
+from .build.incremental import LoadCache, SiteCache, deal_fingerprints
 from .build.project import DealReport, load_project
 from .build.rendering import render_sections
-from .build.site import BuildOptions, build_deal_sites
-from .build.theme import SharedTheme
-from .config import DealRoomConfig, load_limits, load_options
+from .build.shards import Shard, ShardError, effective_shard
+from .build.site import BuildOptions, build_deal_sites, run_settings
+from .build.theme import SHARED_STORE, SharedTheme, prune_shared
+from .config import DealRoomConfig, cache_path, load_limits, load_options
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
 from .seller.dashboard import Dashboard, build_dashboard
@@ -50,7 +52,13 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.reports: dict[str, DealReport] = {}  # every deal: problems, warnings, built
         self.logs: dict[str, ContributorLog] = {}
         self.rules = ScoringRules()
+        self.shard: Shard | None = None  # None: every deal
         self.dashboard: Dashboard | None = None
+        # Incremental builds: the previous build's deal sites (None: build every deal),
+        # and each loaded deal's input fingerprint.
+        self.sites: SiteCache | None = None
+        self.reuse_sites = True  # `dealroom check` and `publish` build into fresh folders
+        self.fingerprints: dict[str, str] = {}
         # The root site's docs_dir, and every deal site's: an empty folder, so that MkDocs
         # never walks a deal folder (a link to an ancestor there would never end).
         self.empty_dir = tempfile.mkdtemp(prefix="dealroom-empty-")
@@ -58,6 +66,9 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self.command = command  # `serve` previews show MISSING markers by default
+        # MkDocs keeps this instance for the whole process (it has `on_startup`): what
+        # one build of `check` or `publish` turned off is on again for the next.
+        self.reuse_sites = True
 
     # Last, so the shared theme sees whatever other plugins changed in the theme config.
     @event_priority(-100)
@@ -92,8 +103,21 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             )
         except ValueError as error:
             raise PluginError(f"dealroom: {error}") from None
+        try:  # a typo in a CI matrix stops the build here, before any work, with its reason
+            self.shard = effective_shard(self.config.shard)
+        except ShardError as error:
+            raise PluginError(f"dealroom: {error}") from None
         config["theme"] = SharedTheme.extending(config.theme)
         return config
+
+    # Before MkDocs empties site_dir (it keeps hidden entries): set the previous build's
+    # deal sites aside, to be put back for every deal whose inputs did not change.
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        cache = cache_path(self.config, config) if self.reuse_sites else None
+        self.sites = None
+        if cache is not None and self.config.enabled:
+            self.sites = SiteCache(cache, Path(config.site_dir))
+            self.sites.stash()
 
     def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
         server.watch(self.config.deals_dir)  # MkDocs watches docs_dir, now an empty folder
@@ -115,25 +139,38 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     def on_env(self, env: Environment, *, config: MkDocsConfig, files: Files) -> Environment:
         assert self.options is not None and isinstance(config.theme, SharedTheme)
         loaded, self.deals = self.deals, []
-        results = build_deal_sites(
-            config, loaded, config.theme, self.options, self.logs, self.empty_dir
+        fingerprints = deal_fingerprints(
+            run_settings(config, self.options), self.fingerprints, self.logs
         )
+        results = build_deal_sites(
+            config, loaded, config.theme, self.options, self.logs, self.empty_dir,
+            self.sites, fingerprints,
+        )  # fmt: skip
         for result in results:
             report = self.reports[result.slug]
             report.warnings += result.warnings
             if result.built:
-                report.built = True
+                report.built, report.reused = True, result.reused
                 continue
             report.problems += result.problems
             for problem in result.problems:
                 log.error(problem)
             log.error(f"deal '{result.slug}' skipped: fix the problems above to build it")
         self.deals = [folder for folder in loaded if self.reports[folder.slug].built]
+        if self.sites is not None:  # the previous sites not put back, and their manifests
+            self.sites.finish(folder.slug for folder in self.deals)
         self.dashboard = build_dashboard(self.deals, self.logs, self.rules, self.options.as_of)
         if self.config.enabled:
             skipped = len(self.reports) - len(self.deals)
-            log.info(f"dealroom: built {len(self.deals)} deal site(s); {skipped} deal(s) skipped")
+            part = f" of shard {self.shard}" if self.shard else ""
+            reused = sum(1 for folder in self.deals if self.reports[folder.slug].reused)
+            unchanged = f" ({reused} unchanged since the last build)" if reused else ""
+            log.info(f"dealroom: built {len(self.deals)} deal site(s){part}{unchanged}; "
+                     f"{skipped} deal(s) skipped")  # fmt: skip
         return env
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        prune_shared(Path(config.site_dir) / SHARED_STORE)
 
     # The root page is filled in only now, when its template is rendered: MkDocs converts
     # pages' Markdown before `on_env`, and the dashboard needs the deal builds' outcome.
@@ -150,8 +187,10 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         assert self.options is not None
         project = load_project(
             deals_dir, Path(config.config_file_path).parent, set(self.config.deals),
-            self.config.contributors_enabled, self.config.contributors_cache_dir,
+            self.config.contributors_enabled,
+            _first_set(self.config.contributors_cache_dir, self.config.cache_dir),
             load_options(self.config, config), self.options.limits,
+            shard=self.shard, load_cache=self._load_cache(config),
         )  # fmt: skip
         for report in project.reports.values():
             for problem in report.problems:
@@ -165,6 +204,15 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         if self.config.contributors_enabled and project.folders and not project.history.available:
             log.info(f"dealroom: no git history for the contributor log: {project.history.reason}")
         self.deals, self.logs, self.reports = project.folders, project.logs, project.reports
+        self.fingerprints = project.fingerprints
+
+    def _load_cache(self, config: MkDocsConfig) -> LoadCache | None:
+        cache = cache_path(self.config, config)
+        return LoadCache(cache, {"load": load_options(self.config, config)}) if cache else None
+
+
+def _first_set(*values: str | None) -> str | None:
+    return next((value for value in values if value is not None), None)
 
 
 def _as_of(value: str | dt.date | None) -> dt.date:

@@ -18,6 +18,8 @@ from ..deal.loading import (
 )
 from ..history.contributors import ContributorLog, build_contributor_logs
 from ..history.git import RepositoryHistory, read_history
+from .incremental import LoadCache
+from .shards import Shard
 from .workers import Job, Step, run_jobs
 
 DEFAULT_CACHE_DIR = ".cache/dealroom"
@@ -40,6 +42,7 @@ class DealReport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     built: bool = False
+    reused: bool = False  # its site is the previous build's: nothing it depends on changed
 
 
 @dataclass
@@ -49,6 +52,9 @@ class Project:
     notices: list[str] = field(default_factory=list)  # folders without deal.yml and the like
     logs: dict[str, ContributorLog] = field(default_factory=dict)
     history: RepositoryHistory = field(default_factory=RepositoryHistory)
+    # Each loaded deal's input fingerprint (its folder and how it was loaded), when a
+    # load cache was given: what an incremental build compares (`incremental.py`).
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[DealReport]:
@@ -63,16 +69,37 @@ def load_project(
     cache_dir: str | None = None,
     options: LoadOptions | None = None,
     limits: Limits | None = None,
+    load_cache: LoadCache | None = None,
+    shard: Shard | None = None,
 ) -> Project:
-    """Load the deals under `deals_dir` (only `wanted` ones, if given). Each deal loads in
-    its own worker, within the same time and memory budget as its build: whatever a deal
-    folder holds, loading it cannot exhaust or hold up this process or the other deals."""
+    """Load the deals under `deals_dir` (only `wanted` ones, if given, and only those of
+    `shard`). Each deal loads in its own worker, within the same time and memory budget
+    as its build: whatever a deal folder holds, loading it cannot exhaust or hold up this
+    process or the other deals.
+    A deal whose folder is unchanged since it last loaded comes from `load_cache`."""
     project, limits = Project(), limits or Limits()
-    folders = [f for f in discover_deals(deals_dir) if not wanted or f.name in wanted]
-    jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in folders]
-    for folder, outcome in zip(folders, run_jobs(jobs, limits.workers, limits.time_limit),
-                               strict=True):  # fmt: skip
+    found = discover_deals(deals_dir)
+    # A deal of another shard is left to the machine that builds that shard: it is not
+    # loaded or reported here (see `shards.py`).
+    folders = [f for f in found if (not wanted or f.name in wanted)
+               and (shard is None or shard.holds(f.name))]  # fmt: skip
+    cached: dict[str, DealFolder] = {}
+    if load_cache is not None:
+        for folder in folders:
+            key = project.fingerprints[folder.name] = load_cache.key(folder)
+            if (loaded := load_cache.get(folder.name, key)) is not None:
+                cached[folder.name] = loaded
+    to_load = [folder for folder in folders if folder.name not in cached]
+    jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in to_load]
+    results = run_jobs(jobs, limits.workers, limits.time_limit)
+    outcomes = dict(zip((folder.name for folder in to_load), results, strict=True))
+    for folder in folders:
         report = project.reports[folder.name] = DealReport(folder.name)
+        if folder.name in cached:
+            report.warnings = [str(warning) for warning in cached[folder.name].warnings]
+            project.folders.append(cached[folder.name])
+            continue
+        outcome = outcomes[folder.name]
         if not outcome.ok:
             hint = " (deal_time_limit); look for includes that repeat a file" if (
                 outcome.timed_out
@@ -82,6 +109,8 @@ def load_project(
         elif isinstance(outcome.result, DealFolder):
             report.warnings = [str(warning) for warning in outcome.result.warnings]
             project.folders.append(outcome.result)
+            if load_cache is not None:
+                load_cache.put(folder.name, project.fingerprints[folder.name], outcome.result)
         else:
             report.problems, report.warnings = outcome.result
     for folder in sorted(deals_dir.iterdir()) if deals_dir.is_dir() else []:
@@ -94,8 +123,8 @@ def load_project(
             project.notices.append(
                 f"{shown_path(folder, project_root)} has no {DEAL_FILE}; skipped"
             )
-    if wanted and wanted - set(project.reports):
-        missing = ", ".join(sorted(wanted - set(project.reports)))
+    if wanted and wanted - {f.name for f in found}:
+        missing = ", ".join(sorted(wanted - {f.name for f in found}))
         project.notices.append(f"no deal folder for: {missing}")
     if project.folders:
         if contributors_enabled:

@@ -65,6 +65,7 @@ def build_project(
         # A plain build, whatever an earlier build in this process was: MkDocs keeps one
         # instance of a plugin with `on_startup`, so a preview's `serve` would carry over.
         config.plugins.on_startup(command="build", dirty=False)
+        plugin.reuse_sites = False  # a fresh folder each time: no site of a previous build
         build(config)
     except (Abort, PluginError, ConfigurationError) as error:
         raise BuildError(f"the build stopped: {error}") from None

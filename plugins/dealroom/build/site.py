@@ -37,6 +37,7 @@ from ..deal.includes import is_snippets
 from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
 from .csp import with_policy
+from .incremental import SiteCache, tree_digest
 from .project import Limits
 from .rendering import (
     PageSpec,
@@ -51,7 +52,7 @@ from .rendering import (
     render_sections,
 )
 from .sanitize import clean_html, clean_text
-from .theme import SharedTheme
+from .theme import SHARED_STORE, SharedTheme, link_shared
 from .workers import Job, Step, run_jobs
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -86,6 +87,23 @@ class AssetFile(File):
         return False
 
 
+class SharedThemeFile(File):
+    """A theme file (Material's scripts and stylesheets, dealroom's own), the same in
+    every deal site: written as a hard link to one shared copy (`theme.link_shared`)."""
+
+    store: Path
+
+    def copy_file(self, dirty: bool = False) -> None:
+        assert self.abs_src_path is not None
+        link_shared(self.abs_src_path, self.abs_dest_path, self.store)
+
+    @classmethod
+    def of(cls, file: File, config: MkDocsConfig) -> SharedThemeFile:
+        shared = cls(file.src_uri, file.src_dir, config.site_dir, config.use_directory_urls)
+        shared.store = Path(config.site_dir).parent / SHARED_STORE  # next to the deal sites
+        return shared
+
+
 # --- the per-deal plugin -------------------------------------------------------------
 
 
@@ -112,8 +130,14 @@ class DealSitePlugin(BasePlugin):
         )
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
-        # The theme's files, then exactly the pages and assets the deal publishes.
-        site = Files([file for file in files if file.src_dir != config.docs_dir])
+        # The theme's files (those copied as they are shared by every deal site), then
+        # exactly the pages and assets the deal publishes.
+        site = Files([
+            SharedThemeFile.of(file, config) if file.is_static_page() or file.is_media_file()
+            else file
+            for file in files
+            if file.src_dir != config.docs_dir
+        ])  # fmt: skip
         theme_files = {file.src_uri for file in site}
         for page in self.pages.values():
             site.append(File.generated(config, page.src_uri, content=page.source()))
@@ -288,6 +312,7 @@ class DealBuild:
     built: bool
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # what the build warned about (broken links, ...)
+    reused: bool = False  # the previous build's site, put back: its inputs are unchanged
 
 
 def build_deal_sites(
@@ -297,28 +322,56 @@ def build_deal_sites(
     options: BuildOptions,
     logs: dict[str, ContributorLog],
     empty_dir: str,
+    sites: SiteCache | None = None,
+    fingerprints: dict[str, str] | None = None,
 ) -> Iterator[DealBuild]:
     """Build every deal's site into `<site_dir>/<slug>/`, each in its own worker, and
     yield how each went, in deal order (after re-emitting its log records). `empty_dir`
-    is an empty folder: every deal site's docs_dir."""
+    is an empty folder: every deal site's docs_dir. A deal whose fingerprint matches its
+    site in `sites` (the previous build's) gets that site back instead of a build."""
     if not folders:
         return
-    theme.warm()  # before forking: every worker starts with the compiled templates
+    fingerprints = fingerprints or {}
+    reused = {
+        folder.slug
+        for folder in folders
+        if sites is not None
+        and folder.slug in fingerprints
+        and sites.restore(folder.slug, fingerprints[folder.slug])
+    }
+    to_build = [folder for folder in folders if folder.slug not in reused]
+    if to_build:
+        theme.warm()  # before forking: every worker starts with the compiled templates
     display_root = Path(outer.config_file_path).parent
     by_slug = {folder.slug: folder for folder in folders}
     jobs = [
         Job(folder.slug, partial(_build_one, partial(
             deal_site_config, outer, folder, theme, options, logs[folder.slug], empty_dir
         )))
-        for folder in folders
+        for folder in to_build
     ]  # fmt: skip
-    for outcome in run_jobs(jobs, options.limits.workers, options.limits.time_limit):
+    outcomes = run_jobs(jobs, options.limits.workers, options.limits.time_limit)
+    for folder in folders:
+        if folder.slug in reused:
+            assert sites is not None
+            records = sites.warnings(folder.slug)  # what its build warned about, again
+            for name, level, message in records:
+                logging.getLogger(name).log(level, message)
+            warnings = tuple(text for _, _, text in records)
+            yield DealBuild(folder.slug, True, (), warnings, reused=True)
+            continue
+        outcome = next(outcomes)
         for name, level, message in outcome.records:
             logging.getLogger(name).log(level, message)
-        warnings = tuple(text for _, level, text in outcome.records if level >= logging.WARNING)
+        notable = [record for record in outcome.records if record[1] >= logging.WARNING]
+        warnings = tuple(text for _, _, text in notable)
         if outcome.ok:
+            if sites is not None and folder.slug in fingerprints:
+                sites.record(folder.slug, fingerprints[folder.slug], notable)
             yield DealBuild(outcome.key, True, (), warnings)
             continue
+        if sites is not None:
+            sites.forget(outcome.key)
         shutil.rmtree(os.path.join(outer.site_dir, outcome.key), ignore_errors=True)
         where = _source_of(by_slug[outcome.key], outcome.step, display_root)
         hint = ""
@@ -329,6 +382,25 @@ def build_deal_sites(
             )
         problem = f"{where}: not built: {outcome.error}{hint}"
         yield DealBuild(outcome.key, False, (problem,), warnings)
+
+
+def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:
+    """Everything of this run that reaches every deal site (see `deal_site_config`), as
+    plain values for the incremental build's fingerprint; not the limits, which do not
+    change what is built."""
+    theme = outer.theme
+    custom_dir = theme.custom_dir if isinstance(theme.custom_dir, str) else None
+    return {
+        "options": {key: value for key, value in vars(options).items() if key != "limits"},
+        "site_url": outer.site_url,
+        "markdown_extensions": _markdown_extensions(outer),
+        "extra": dict(outer.extra),
+        "copyright": outer.copyright,
+        "validation": _validation_options(outer),
+        "search": _search_options(outer),
+        "theme": {"name": theme.name, **{key: theme[key] for key in theme}},
+        "custom_dir": tree_digest(Path(custom_dir)) if custom_dir else None,
+    }
 
 
 def _build_one(deal_config: Callable[[Step], MkDocsConfig], step: Step) -> bool:

@@ -8,6 +8,9 @@ starts with the compiled templates already in memory.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +108,40 @@ class SharedTheme(Theme):
             except jinja2.TemplateError:
                 continue  # compiled when (and if) a page uses it
             del template
+
+
+# --- theme files shared by every deal site ------------------------------------------------
+
+SHARED_STORE = ".dealroom-theme"  # in site_dir, hidden: MkDocs' clean leaves it alone
+
+
+def link_shared(source: str, target: str, store: Path) -> None:
+    """Write `target` as a hard link to one shared copy of the theme file `source`, so the
+    same stylesheet or script in hundreds of deal sites takes the disk space once, and
+    each deal site is still complete when copied alone (a link is a file, not a pointer
+    out of its folder). The shared copy is made once, atomically, whichever worker needs
+    it first; where hard links are not possible, `target` is a copy."""
+    stat = os.stat(source)
+    name = hashlib.sha256(f"{source}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
+    shared = store / name
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.lexists(target):
+        os.unlink(target)
+    try:
+        if not shared.exists():
+            store.mkdir(parents=True, exist_ok=True)
+            partial = store / f".{name}.{os.getpid()}"
+            shutil.copyfile(source, partial)
+            os.replace(partial, shared)  # another worker may have made it: same bytes
+        os.link(shared, target)
+    except OSError:  # another file system, or no hard links: a copy is just as complete
+        shutil.copyfile(source, target)
+
+
+def prune_shared(store: Path) -> None:
+    """Drop shared copies no deal site links to any more (a theme upgraded, deals gone)."""
+    if not store.is_dir():
+        return
+    for shared in store.iterdir():
+        if shared.is_file() and shared.stat().st_nlink == 1:
+            shared.unlink(missing_ok=True)

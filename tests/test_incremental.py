@@ -1,0 +1,219 @@
+"""Incremental builds: a deal site is built again only when something that can change it
+changed, and an incremental build's output is byte for byte a full build's.
+
+Builds are real, in-process `mkdocs build` runs (MkDocs' default: site_dir emptied
+first); "full" means a fresh site_dir and cache folder, nothing to reuse.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import make_deal, run_build, site_files, write_deal, write_project
+from mkdocs.exceptions import Abort
+
+SLUGS = ("fjordline", "harbor", "northwind")
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # MkDocs stamps sitemap.xml.gz with the build time: fix it, as reproducible builds do.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764115200")
+
+
+def project_with_deals(root: Path, **options) -> Path:
+    project = write_project(root, **options)
+    for slug in SLUGS:
+        deal = make_deal(customer={"name": f"{slug.capitalize()} AS"})
+        write_deal(project / "deals", slug, deal, {"approach.md": f"# Approach\n\n{slug}"})
+    return project
+
+
+def built(caplog: pytest.LogCaptureFixture) -> str:
+    """The build's summary line ("built 3 deal site(s) (2 unchanged ...)")."""
+    lines = [r.getMessage() for r in caplog.records if "dealroom: built" in r.getMessage()]
+    caplog.clear()
+    return lines[-1]
+
+
+def full_build_of(project: Path, tmp_path: Path) -> dict[str, bytes]:
+    """The same project built from nothing: a copy without site/ and cache."""
+    fresh = tmp_path / "fresh"
+    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.copytree(project, fresh, ignore=shutil.ignore_patterns("site", ".cache", ".git"))
+    return site_files(run_build(fresh))
+
+
+def inodes(site: Path, slug: str) -> dict[str, int]:
+    return {p.relative_to(site).as_posix(): p.stat().st_ino
+            for p in (site / slug).rglob("*") if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="mkdocs")
+    return caplog
+
+
+def test_a_rebuild_with_nothing_changed_reuses_every_deal_site_as_it_was(
+    tmp_path: Path, logs
+) -> None:
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project)
+    assert built(logs) == "dealroom: built 3 deal site(s); 0 deal(s) skipped"
+    before = {slug: inodes(site, slug) for slug in SLUGS}
+    first = site_files(site)
+
+    run_build(project)
+    assert "(3 unchanged since the last build)" in built(logs)
+    assert {slug: inodes(site, slug) for slug in SLUGS} == before  # not rewritten
+    assert site_files(site) == first
+    assert not (site / ".dealroom-previous").exists()  # the stash is gone
+    assert full_build_of(project, tmp_path) == first
+
+
+def test_an_edited_page_rebuilds_its_deal_only_and_equals_a_full_build(
+    tmp_path: Path, logs
+) -> None:
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project)
+    built(logs)
+    untouched = inodes(site, "harbor")
+    (project / "deals" / "fjordline" / "approach.md").write_text("# Approach\n\nEDITED")
+
+    run_build(project)
+    assert "(2 unchanged since the last build)" in built(logs)
+    assert "EDITED" in (site / "fjordline" / "approach" / "index.html").read_text()
+    assert inodes(site, "harbor") == untouched
+    assert site_files(site) == full_build_of(project, tmp_path)
+
+
+@pytest.mark.parametrize("change", ["theme override", "as_of", "markdown extension", "code"])
+def test_what_every_deal_site_shares_rebuilds_every_deal(tmp_path: Path, logs, change: str) -> None:
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project)
+    built(logs)
+    if change == "theme override":
+        override = project / "theme_overrides" / "dealroom" / "partials" / "contact.html"
+        override.parent.mkdir(parents=True)
+        override.write_text("<p>OVERRIDDEN</p>")
+    elif change == "as_of":
+        write_project(project, as_of="2027-01-10")
+    elif change == "markdown extension":
+        text = (project / "mkdocs.yml").read_text().replace("- def_list\n", "")
+        (project / "mkdocs.yml").write_text(text)
+    else:  # what dealroom's own code would be after an upgrade: its cache key differs
+        from dealroom.build import incremental
+
+        original = incremental.FORMAT
+        incremental.FORMAT = original + 1000
+    try:
+        run_build(project)
+    finally:
+        if change == "code":
+            incremental.FORMAT = original
+    assert built(logs) == "dealroom: built 3 deal site(s); 0 deal(s) skipped"
+    if change == "theme override":
+        assert "OVERRIDDEN" in (site / "harbor" / "index.html").read_text()
+    assert site_files(site) == full_build_of(project, tmp_path)
+
+
+def test_a_removed_deal_disappears_and_a_failing_deal_loses_its_site(tmp_path: Path, logs) -> None:
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project)
+    shutil.rmtree(project / "deals" / "northwind")
+    (project / "deals" / "harbor" / "deal.yml").write_text("customer: [\n")
+    run_build(project)
+    assert "built 1 deal site(s) (1 unchanged since the last build); 1 deal(s) skipped" in built(
+        logs
+    )
+    assert not (site / "northwind").exists() and not (site / "harbor").exists()
+    assert (site / "fjordline" / "index.html").is_file()
+    manifests = {p.stem for p in (project / ".cache" / "dealroom" / "sites").rglob("*.json")}
+    assert manifests == {"fjordline"}
+    # Fixed again: built again, not taken from anywhere stale.
+    write_deal(project / "deals", "harbor", make_deal(customer={"name": "Harbor Again"}))
+    run_build(project)
+    assert "Harbor Again" in (site / "harbor" / "index.html").read_text()
+    assert site_files(site) == full_build_of(project, tmp_path)
+
+
+def test_a_damaged_site_is_built_again(tmp_path: Path, logs) -> None:
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project)
+    (site / "harbor" / "business-case" / "index.html").unlink()
+    (site / "northwind" / "index.html").write_text("tampered")
+    run_build(project)
+    assert "(1 unchanged since the last build)" in built(logs)
+    assert site_files(site) == full_build_of(project, tmp_path)
+
+
+def test_a_reused_site_repeats_its_warnings_so_strict_fails_again(tmp_path: Path) -> None:
+    project = project_with_deals(tmp_path / "project")
+    (project / "deals" / "harbor" / "approach.md").write_text("[gone](missing.md)")
+    run_build(project)
+    for _ in range(2):  # the second time, from the reused site's manifest
+        with pytest.raises(Abort):
+            run_build(project, strict=True)
+
+
+def test_a_change_to_one_deals_history_rebuilds_that_deal_only(tmp_path: Path, logs) -> None:
+    project = project_with_deals(tmp_path / "project")
+
+    def git(*args: str, author: str = "Ingrid Solberg <ingrid@fjordline.example>") -> None:
+        name, email = author[:-1].split(" <")
+        stamp = "2026-11-20T10:00:00Z"
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t.example",
+               "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp,
+               "PATH": "/usr/bin:/bin"}  # fmt: skip
+        subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    (project / ".gitignore").write_text("site/\n.cache/\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "Start")
+    (project / "deals" / "fjordline" / "business-case.md").write_text("## Why now\n\nAudit")
+    git("add", "-A")
+    git("commit", "-q", "-m", "Why now")
+    site = run_build(project)
+    built(logs)
+    page = site / "fjordline" / "business-case" / "index.html"
+    assert "by Ingrid Solberg" in page.read_text()
+    # The same files, another author: only the contributor log of that deal changed.
+    git("commit", "-q", "--amend", "--no-edit", "--reset-author", author="Per Dahl <per@x.example>")
+    run_build(project)
+    assert "(2 unchanged since the last build)" in built(logs)
+    assert "by Per Dahl" in page.read_text()
+    assert site_files(site) == full_build_of_with_git(project, tmp_path)
+
+
+def full_build_of_with_git(project: Path, tmp_path: Path) -> dict[str, bytes]:
+    fresh = tmp_path / "fresh-git"
+    shutil.copytree(project, fresh, ignore=shutil.ignore_patterns("site", ".cache"))
+    return site_files(run_build(fresh))
+
+
+def test_without_a_cache_every_build_is_a_full_one(tmp_path: Path, logs) -> None:
+    project = project_with_deals(tmp_path / "project", cache_dir="")
+    run_build(project)
+    run_build(project)
+    assert built(logs) == "dealroom: built 3 deal site(s); 0 deal(s) skipped"
+    assert not (project / ".cache").exists()
+
+
+def test_the_preview_rebuilds_only_the_deal_that_changed(tmp_path: Path, logs) -> None:
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project, command="serve")
+    built(logs)
+    (project / "deals" / "northwind" / "approach.md").write_text("# Approach\n\nLIVE EDIT")
+    run_build(project, command="serve")
+    assert "(2 unchanged since the last build)" in built(logs)
+    assert "LIVE EDIT" in (site / "northwind" / "approach" / "index.html").read_text()
+    # A preview and a published build differ (MISSING markers, no policy): never mixed.
+    run_build(project)
+    assert built(logs) == "dealroom: built 3 deal site(s); 0 deal(s) skipped"
