@@ -37,6 +37,12 @@ def deals_dir_of(config_file: Path) -> Path:
     return Path(config.plugins["dealroom"].config.deals_dir or config.docs_dir)
 
 
+def plugin_option(config_file: Path, name: str) -> object:
+    """One of the dealroom plugin's options as the project at `config_file` sets it, for
+    the steps after the build (publishing), which import nothing of MkDocs."""
+    return getattr(_load(config_file).plugins["dealroom"].config, name)
+
+
 def _load(config_file: Path, **overrides: str) -> MkDocsConfig:
     try:
         config = load_config(str(config_file), **overrides)

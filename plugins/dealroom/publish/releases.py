@@ -35,10 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mkdocs.config import load_config
-from mkdocs.exceptions import Abort, ConfigurationError
-
-from ..build.runner import BuildError, BuildResult, build_project, deals_dir_of
+from ..build.runner import BuildError, BuildResult, build_project, deals_dir_of, plugin_option
 from ..deal.files import ACCESS_FILE
 from ..deal.loading import DealFolder
 from .access import TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials, grants
@@ -183,11 +180,9 @@ def _access_page_contact(config_file: Path) -> bool:
     """The `access_page_contact` option: whether the public sign-in and 401 pages name
     the seller's contact."""
     try:
-        config = load_config(str(config_file))
-    except (ConfigurationError, Abort) as error:
-        raise PublishError(f"{config_file}: {error}; nothing was published") from None
-    plugin = config.plugins.get("dealroom")
-    return bool(plugin is not None and plugin.config.access_page_contact)
+        return bool(plugin_option(config_file, "access_page_contact"))
+    except BuildError as error:
+        raise PublishError(f"{error}; nothing was published") from None
 
 
 def _build(config_file: Path, site_dir: Path) -> BuildResult:
