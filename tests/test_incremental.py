@@ -217,3 +217,27 @@ def test_the_preview_rebuilds_only_the_deal_that_changed(tmp_path: Path, logs) -
     # A preview and a published build differ (MISSING markers, no policy): never mixed.
     run_build(project)
     assert built(logs) == "dealroom: built 3 deal site(s); 0 deal(s) skipped"
+
+
+def test_publishing_again_builds_and_encrypts_only_what_changed(tmp_path: Path, logs) -> None:
+    from dealroom.publish.access import Scope, add_viewer
+    from dealroom.publish.releases import publish
+
+    project = project_with_deals(tmp_path / "project")
+    (project / "deals" / "harbor" / "approach.md").write_text("# Approach\n\nPLAINCANARY")
+    for slug in SLUGS:
+        add_viewer(project, Scope.of(project, project / "deals", slug), f"viewer-{slug}")
+    out = tmp_path / "out"
+    assert publish(project / "mkdocs.yml", out, mode="encrypted").published == list(SLUGS)
+    logs.clear()
+    (project / "deals" / "fjordline" / "approach.md").write_text("# Approach\n\nChanged")
+    result = publish(project / "mkdocs.yml", out, mode="encrypted")
+    assert result.published == list(SLUGS) and result.carried == ["harbor", "northwind"]
+    assert "(2 unchanged since the last build)" in built(logs)
+    # The build it reuses is kept with the project's cache, never in the publish folder:
+    # nothing there is plain text of an encrypted deal, nor the seller's dashboard.
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"PLAINCANARY" not in data and b"Pipeline dashboard" not in data, path
+    assert not (project / "site").exists()

@@ -10,7 +10,7 @@ from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 
-from .build.project import DEFAULT_CACHE_DIR, Limits
+from .build.project import Limits, cache_folder
 from .deal.includes import is_snippets
 from .deal.loading import LoadOptions
 
@@ -128,8 +128,7 @@ def load_options(options: DealRoomConfig, config: MkDocsConfig) -> LoadOptions:
 
 def cache_path(options: DealRoomConfig, config: MkDocsConfig) -> Path | None:
     """The cache folder (`cache_dir`, relative to mkdocs.yml), or None for no caching."""
-    folder = DEFAULT_CACHE_DIR if options.cache_dir is None else options.cache_dir
-    return Path(config.config_file_path).parent / folder if folder else None
+    return cache_folder(Path(config.config_file_path).parent, options.cache_dir)
 
 
 def load_limits(options: DealRoomConfig) -> Limits:

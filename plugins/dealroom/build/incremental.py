@@ -39,6 +39,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..deal.files import ACCESS_FILE, INTERNAL_DIR
+
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
 STASH = ".dealroom-previous"  # hidden: MkDocs' clean leaves it alone
@@ -49,6 +51,9 @@ SITE_CODE = ("deal", "history", "build", "templates", "plugin.py", "config.py")
 # Packages whose version can change what a page looks like.
 ENGINE = ("mkdocs", "mkdocs-material", "Markdown", "pymdown-extensions", "nh3", "Jinja2", "babel")
 FORMAT = 1  # of the manifests and pickles; a change makes every deal build again
+# What a deal folder holds that its site never reads: who may open it (publishing reads
+# that, and encrypted publishing writes the deal's salt into it) and internal notes.
+NOT_BUILT = frozenset({ACCESS_FILE, INTERNAL_DIR})
 
 
 def digest(*parts: str | bytes) -> str:
@@ -60,12 +65,16 @@ def digest(*parts: str | bytes) -> str:
     return hasher.hexdigest()
 
 
-def tree_digest(folder: Path) -> str:
+def tree_digest(folder: Path, skip: frozenset[str] = frozenset()) -> str:
     """Every file under `folder` by relative path and content; links by their target
-    text (never followed, as loading never follows one out of the folder)."""
+    text (never followed, as loading never follows one out of the folder). Top-level
+    entries named in `skip` are left out."""
     parts: list[str | bytes] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(name for name in dirs if name != "__pycache__")  # Python's own cache
+        if root == str(folder):
+            dirs[:] = [name for name in dirs if name not in skip]
+            files = [name for name in files if name not in skip]
         for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
             path = os.path.join(root, name)
             relative = os.path.relpath(path, folder)
@@ -123,11 +132,11 @@ class LoadCache:
 
     def __init__(self, cache_dir: Path | None, load_settings: dict[str, Any]) -> None:
         self.folder = cache_dir / "deals" if cache_dir else None
-        self.settings = settings_digest(load_settings)
+        self.settings = digest(code_digest(), settings_digest(load_settings))  # once a run
 
     def key(self, deal_folder: Path) -> str:
-        return digest(code_digest(), self.settings, str(deal_folder.resolve()),
-                      tree_digest(deal_folder))  # fmt: skip
+        inputs = tree_digest(deal_folder, NOT_BUILT)
+        return digest(self.settings, str(deal_folder.resolve()), inputs)
 
     def get(self, slug: str, key: str) -> Any | None:
         if self.folder is None:
@@ -250,11 +259,17 @@ class SiteCache:
 
 
 def _files_of(site: Path) -> dict[str, int]:
-    files = {}
-    for root, _dirs, names in os.walk(site):
-        for name in names:
-            path = os.path.join(root, name)
-            files[os.path.relpath(path, site)] = os.lstat(path).st_size
+    """Every file under `site` (relative path -> size), read with one scan per folder."""
+    files: dict[str, int] = {}
+    folders = [("", str(site))]
+    while folders:
+        prefix, folder = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((f"{prefix}{entry.name}/", entry.path))
+                else:
+                    files[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
     return files
 
 

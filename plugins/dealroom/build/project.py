@@ -25,6 +25,13 @@ from .workers import Job, Step, run_jobs
 DEFAULT_CACHE_DIR = ".cache/dealroom"
 
 
+def cache_folder(project_root: Path, option: str | None) -> Path | None:
+    """The `cache_dir` option (relative to mkdocs.yml; unset: `.cache/dealroom`), or
+    None when it is "": nothing is kept between builds."""
+    folder = DEFAULT_CACHE_DIR if option is None else option
+    return project_root / folder if folder else None
+
+
 @dataclass(frozen=True)
 class Limits:
     """How many deals load and build at once, and how long one may take."""

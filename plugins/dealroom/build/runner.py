@@ -15,7 +15,7 @@ from mkdocs.exceptions import Abort, ConfigurationError, PluginError
 
 from ..deal.loading import DealFolder
 from ..history.contributors import ContributorLog
-from .project import DealReport
+from .project import DealReport, cache_folder
 
 
 class BuildError(Exception):
@@ -35,6 +35,12 @@ def deals_dir_of(config_file: Path) -> Path:
     """The deals folder the project at `config_file` builds."""
     config = _load(config_file)
     return Path(config.plugins["dealroom"].config.deals_dir or config.docs_dir)
+
+
+def cache_dir_of(config_file: Path) -> Path | None:
+    """The cache folder of the project at `config_file` (None: it keeps none)."""
+    config = _load(config_file)
+    return cache_folder(config_file.resolve().parent, config.plugins["dealroom"].config.cache_dir)
 
 
 def plugin_option(config_file: Path, name: str) -> object:
@@ -59,8 +65,11 @@ def build_project(
     *,
     deals: Iterable[str] = (),
     missing_markers: str | None = None,
+    reuse: bool = False,
 ) -> BuildResult:
-    """Build the project at `config_file` into `site_dir` (only `deals`, if given)."""
+    """Build the project at `config_file` into `site_dir` (only `deals`, if given); with
+    `reuse`, an incremental build that keeps the deal sites whose inputs did not change
+    (`site_dir` must then be kept for the next build, and hold nothing else)."""
     config = _load(config_file, site_dir=str(site_dir))
     plugin = config.plugins["dealroom"]
     if deals:
@@ -71,7 +80,7 @@ def build_project(
         # A plain build, whatever an earlier build in this process was: MkDocs keeps one
         # instance of a plugin with `on_startup`, so a preview's `serve` would carry over.
         config.plugins.on_startup(command="build", dirty=False)
-        plugin.reuse_sites = False  # a fresh folder each time: no site of a previous build
+        plugin.reuse_sites = reuse  # else a fresh folder: no site of a previous build
         build(config)
     except (Abort, PluginError, ConfigurationError) as error:
         raise BuildError(f"the build stopped: {error}") from None

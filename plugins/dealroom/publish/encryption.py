@@ -136,13 +136,13 @@ def encrypt_site(
         payload = {"html": html, "blobs": blobs}
         envelope = encrypt(content_key, json.dumps(payload).encode())
         policy = _POLICY.search(html)
-        page.write_text(
+        _replace_text(
+            page,
             locked.render(
                 root=root, envelope=json.dumps(envelope), unlock=UNLOCK_SCRIPT,
                 policy=policy.group(1) if policy else LOCKED_POLICY,
                 branding=branding or Branding(),
             ),
-            encoding="utf-8",
         )  # fmt: skip
     script = site / UNLOCK_SCRIPT
     script.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,15 @@ def encrypt_site(
 
 
 def _write_envelope(path: Path, key: bytes, plaintext: bytes) -> None:
-    path.write_text(json.dumps(encrypt(key, plaintext)), encoding="utf-8")
+    _replace_text(path, json.dumps(encrypt(key, plaintext)))
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write `path` as a new file, never into the old one: a site being encrypted may
+    share its files (hard links) with the build it came from, which must stay plain."""
+    partial = path.with_name(f".{path.name}.encrypting")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _remove_empty_folders(folder: Path) -> None:

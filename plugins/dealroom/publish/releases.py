@@ -27,6 +27,7 @@ takes only its own deal offline.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -35,7 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..build.runner import BuildError, BuildResult, build_project, deals_dir_of, plugin_option
+from ..build.runner import (
+    BuildError,
+    BuildResult,
+    build_project,
+    cache_dir_of,
+    deals_dir_of,
+    plugin_option,
+)
 from ..deal.files import ACCESS_FILE
 from ..deal.loading import DealFolder
 from .access import TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials, grants
@@ -52,6 +60,9 @@ from .grants import (
 from .nginx import NginxError, unreadable_for_others, write_nginx_config
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
+
+# In a release being assembled: the live files of the deals carried into it.
+CARRIED = ".carried"
 
 RELEASES = "releases"
 CURRENT = "current"
@@ -101,10 +112,12 @@ def publish(
     release_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     staging = releases / f".staging-{release_id}"
     try:
-        built = _build(config_file, staging / "build")
+        build_dir = _build_dir(config_file, out) or staging / "build"
+        built = _build(config_file, build_dir)
         assembly = _Assembly(
             staging, live, mode, access, PublishResult(releases / release_id), with_contact
         )
+        assembly.build = build_dir
         result = assembly.run(built, Credentials(config_file.resolve().parent))
         staging.rename(result.release)
     except BaseException:
@@ -185,9 +198,24 @@ def _access_page_contact(config_file: Path) -> bool:
         raise PublishError(f"{error}; nothing was published") from None
 
 
-def _build(config_file: Path, site_dir: Path) -> BuildResult:
+def _build_dir(config_file: Path, out: Path) -> Path | None:
+    """Where publishing into `out` builds, kept between publishes so that the next one
+    rebuilds only the deals that changed: in the project's cache folder, never in `out`
+    (whatever is uploaded from there must not hold plain pages of an encrypted deal, nor
+    the seller's dashboard). None without a cache folder."""
     try:
-        return build_project(config_file, site_dir, missing_markers="hide")
+        cache = cache_dir_of(config_file)
+    except BuildError as error:
+        raise PublishError(f"{error}; nothing was published") from None
+    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+    return cache / "publish" / key if cache is not None else None
+
+
+def _build(config_file: Path, site_dir: Path) -> BuildResult:
+    """Build every deal into `site_dir`, which is kept between publishes: like
+    `mkdocs build`, a publish builds again only the deals whose inputs changed."""
+    try:
+        return build_project(config_file, site_dir, missing_markers="hide", reuse=True)
     except BuildError as error:
         raise PublishError(str(error)) from None
 
@@ -205,6 +233,7 @@ class _Assembly:
         with_contact: bool = False,
     ) -> None:
         self.staging = staging
+        self.build = staging / "build"  # where the deals were built: see publish()
         self.live = live
         self.mode = mode
         self.access = access
@@ -221,14 +250,14 @@ class _Assembly:
             self.passwords = credentials.load() if self.mode == "encrypted" else {}
         except AccessError as error:
             raise PublishError(f"{error}; nothing was published") from None
-        (self.staging / "sites").mkdir()
+        (self.staging / "sites").mkdir(parents=True)
         (self.staging / "htpasswd").mkdir()
         # An empty password file for unknown slugs: see publish/templates/auth.conf.
         (self.staging / "htpasswd" / ".nobody").write_text("", encoding="utf-8")
         folders = {folder.slug: folder for folder in built.deals}
         for slug, report in sorted(built.reports.items()):
             folder = folders.get(slug)
-            site = self.staging / "build" / slug
+            site = self.build / slug
             try:
                 viewers = self.access.viewers(slug)
                 if folder is not None and (site / "index.html").is_file():
@@ -251,7 +280,8 @@ class _Assembly:
             log.info(f"dealroom: {carried} deal(s) carried unchanged from the live release, "
                      f"{len(self.result.published) - carried} encrypted")  # fmt: skip
         self.record.write(self.staging)
-        shutil.rmtree(self.staging / "build")  # the seller's root page and search index
+        shutil.rmtree(self.staging / CARRIED, ignore_errors=True)
+        shutil.rmtree(self.staging / "build", ignore_errors=True)  # without a cache folder
         return self.result
 
     def _publish(self, folder: DealFolder, site: Path, viewers: AccessList) -> None:
@@ -269,14 +299,16 @@ class _Assembly:
             )
             carried = self._carry(slug, entry[FINGERPRINTS], granted, holders.salt)
             if carried is not None:
-                site = carried
+                carried.rename(self.staging / "sites" / slug)
             else:
-                encrypt_site(site, _site_keys(holders), folder.assets, branding)
+                staged = self.staging / "sites" / slug
+                link_tree(site, staged)  # the build keeps its plain files: see _replace_text
+                encrypt_site(staged, _site_keys(holders), folder.assets, branding)
         else:
             write_unauthorized_page(self.staging, f"{slug}.html", branding)
+            link_tree(site, self.staging / "sites" / slug)  # never written to again
         if not viewers.viewers:
             log.warning(f"dealroom: deal '{slug}' has no viewers; only the team can open it")
-        site.rename(self.staging / "sites" / slug)
         write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
         self.record.deals[slug] = {**entry, "grants": sorted(granted)}
         self.result.published.append(slug)
@@ -299,7 +331,7 @@ class _Assembly:
             or _keys_salt(live_site) != salt
         ):
             return None
-        carried = self.staging / "build" / ".carried" / slug
+        carried = self.staging / CARRIED / slug
         try:
             link_tree(live_site, carried)
         except (CannotCarry, OSError) as error:
