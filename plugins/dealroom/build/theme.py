@@ -120,7 +120,8 @@ def link_shared(source: str, target: str, store: Path) -> None:
     same stylesheet or script in hundreds of deal sites takes the disk space once, and
     each deal site is still complete when copied alone (a link is a file, not a pointer
     out of its folder). The shared copy is made once, atomically, whichever worker needs
-    it first; where hard links are not possible, `target` is a copy."""
+    it first (whole, under its final name); where hard links are not possible, `target`
+    is a copy."""
     stat = os.stat(source)
     name = hashlib.sha256(f"{source}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
     shared = store / name
@@ -132,7 +133,12 @@ def link_shared(source: str, target: str, store: Path) -> None:
             store.mkdir(parents=True, exist_ok=True)
             partial = store / f".{name}.{os.getpid()}"
             shutil.copyfile(source, partial)
-            os.replace(partial, shared)  # another worker may have made it: same bytes
+            try:  # the first worker to get here makes the shared copy; the others use it
+                os.link(partial, shared)
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
         os.link(shared, target)
     except OSError:  # another file system, or no hard links: a copy is just as complete
         shutil.copyfile(source, target)
