@@ -107,7 +107,9 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             self.shard = effective_shard(self.config.shard)
         except ShardError as error:
             raise PluginError(f"dealroom: {error}") from None
-        config["theme"] = SharedTheme.extending(config.theme)
+        cache = cache_path(self.config, config)
+        compiled = cache / "templates" if cache is not None else None
+        config["theme"] = SharedTheme.extending(config.theme, compiled)
         return config
 
     # Before MkDocs empties site_dir (it keeps hidden entries): set the previous build's

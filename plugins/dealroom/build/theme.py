@@ -63,9 +63,10 @@ class SharedTheme(Theme):
         super().__init__(*args, **kwargs)
         self._env: jinja2.Environment | None = None
         self._warm = False  # compiled already: `mkdocs serve` builds again and again
+        self.compiled_dir: Path | None = None  # Jinja's cache of compiled templates
 
     @classmethod
-    def extending(cls, theme: Theme) -> SharedTheme:
+    def extending(cls, theme: Theme, compiled_dir: Path | None = None) -> SharedTheme:
         values = dict(theme.items())
         name = values.pop("name")
         locale = str(values.pop("locale"))
@@ -75,6 +76,7 @@ class SharedTheme(Theme):
         )  # fmt: skip
         # After the user's custom_dir and the theme, so `theme_overrides/dealroom/...` wins.
         shared.dirs.append(TEMPLATES_DIR)
+        shared.compiled_dir = compiled_dir
         return shared
 
     def get_env(self) -> jinja2.Environment:
@@ -82,6 +84,11 @@ class SharedTheme(Theme):
             env = super().get_env()
             env.loader = _ListingCacheLoader(self.dirs)
             env.autoescape = _autoescape
+            if self.compiled_dir is not None:
+                # Compiling Material's templates is most of what a build that reuses every
+                # deal site still does; Jinja keys each by its source, so an edit recompiles.
+                self.compiled_dir.mkdir(parents=True, exist_ok=True)
+                env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(self.compiled_dir))
             self._env = env
         return self._env
 
