@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,18 +108,35 @@ def publish(
     # First of all, today's access lists for what is live now: a revoked password stops
     # working even if the build below fails or is interrupted.
     taken_offline = bring_under(live, access) if live is not None else {}
-    for leftover in releases.glob(".staging-*"):  # from a publish that was killed
+
+    def assemble(staging: Path, result: PublishResult) -> None:
+        build_dir = _build_dir(config_file, out) or staging / "build"
+        built = _build(config_file, build_dir)
+        assembly = _Assembly(staging, live, mode, access, result, with_contact)
+        assembly.build = build_dir
+        assembly.run(built, Credentials(config_file.resolve().parent))
+
+    return swap_in_release(out, assemble, taken_offline)
+
+
+def swap_in_release(
+    out: Path,
+    assemble: Callable[[Path, PublishResult], None],
+    taken_offline: dict[str, str],
+    before_swap: Callable[[PublishResult], None] = lambda result: None,
+) -> PublishResult:
+    """Assemble a new release in a staging folder beside the live one (`assemble` fills
+    it and the result), then make it live with one rename and keep the earlier ones for
+    `rollback`. If anything fails, the staging folder goes and the live release stays.
+    Deals `taken_offline` before (access withdrawn) are reported as withdrawn."""
+    releases = out / RELEASES
+    for leftover in releases.glob(".staging-*"):  # from a publish or merge that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     release_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     staging = releases / f".staging-{release_id}"
+    result = PublishResult(releases / release_id)
     try:
-        build_dir = _build_dir(config_file, out) or staging / "build"
-        built = _build(config_file, build_dir)
-        assembly = _Assembly(
-            staging, live, mode, access, PublishResult(releases / release_id), with_contact
-        )
-        assembly.build = build_dir
-        result = assembly.run(built, Credentials(config_file.resolve().parent))
+        assemble(staging, result)
         staging.rename(result.release)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the live release stays as it is
@@ -127,6 +145,7 @@ def publish(
         if slug not in result.published and slug not in result.withdrawn:
             result.withdrawn.append(slug)
             result.reasons[slug] = reason
+    before_swap(result)
     _point_current_to(out, result.release)
     _prune(releases, keep={result.release.name})
     return result

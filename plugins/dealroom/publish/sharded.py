@@ -23,7 +23,6 @@ served folder under the rules `publish` applies to a deal that did not build.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -51,9 +50,8 @@ from .releases import (
     _configure_nginx,
     _current_access,
     _live_release,
-    _point_current_to,
-    _prune,
     publish,
+    swap_in_release,
 )
 
 SHARD_FILE = "shard.json"  # in a shard's release, beside release.json: which shard it holds
@@ -232,33 +230,22 @@ def merge_shards(
     mode = check_split(inputs, out)
     if mode == "nginx":
         _configure_nginx(out, listen, domain)
-    for leftover in releases.glob(".staging-*"):  # from a publish or merge that was killed
-        shutil.rmtree(leftover, ignore_errors=True)
-    release_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    staging = releases / f".staging-{release_id}"
-    result = PublishResult(releases / release_id)
-    try:
+
+    def assemble(staging: Path, result: PublishResult) -> None:
         _Merge(staging, live, mode, access, result, with_contact).run(inputs)
-        staging.rename(result.release)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # the live release stays as it is
-        raise
-    for slug, reason in taken_offline.items():
-        if slug not in result.published and slug not in result.withdrawn:
-            result.withdrawn.append(slug)
-            result.reasons[slug] = reason
-    online = {*result.published, *result.kept, *result.withdrawn}
-    count = inputs[0].shard.count
-    for folder in discover_deals(deals_dir):
-        if folder.name not in online:
-            result.skipped.append(folder.name)
-            result.reasons[folder.name] = (
-                f"not in the release of shard {shard_of(folder.name, count)}/{count}; see "
-                "that shard's publish"
-            )
-    _point_current_to(out, result.release)
-    _prune(releases, keep={result.release.name})
-    return result
+
+    def report_missing(result: PublishResult) -> None:
+        online = {*result.published, *result.kept, *result.withdrawn}
+        count = inputs[0].shard.count
+        for folder in discover_deals(deals_dir):
+            if folder.name not in online:
+                result.skipped.append(folder.name)
+                result.reasons[folder.name] = (
+                    f"not in the release of shard {shard_of(folder.name, count)}/{count}; "
+                    "see that shard's publish"
+                )
+
+    return swap_in_release(out, assemble, taken_offline, report_missing)
 
 
 class _Merge:
