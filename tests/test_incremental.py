@@ -241,3 +241,16 @@ def test_publishing_again_builds_and_encrypts_only_what_changed(tmp_path: Path, 
             data = path.read_bytes()
             assert b"PLAINCANARY" not in data and b"Pipeline dashboard" not in data, path
     assert not (project / "site").exists()
+
+
+def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path: Path, logs) -> None:
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project)
+    first = site_files(site)
+    cache = project / ".cache" / "dealroom"
+    (cache / "deals" / "harbor.pickle").write_bytes(b"\x80\x04garbage")
+    (cache / "deals" / "fjordline.pickle").write_bytes(b"")
+    next((cache / "sites").rglob("northwind.json")).write_text("{not json")
+    run_build(project)
+    assert "(2 unchanged since the last build)" in built(logs)  # northwind built again
+    assert site_files(site) == first

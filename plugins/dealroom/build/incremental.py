@@ -143,20 +143,20 @@ class LoadCache:
             return None
         try:
             with open(self.folder / f"{slug}.pickle", "rb") as stream:
-                stored_key, loaded = pickle.load(stream)
-        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
-            return None  # none yet, or written by another version: load it again
-        return loaded if stored_key == key else None
+                # The key first, on its own: an entry of another dealroom version is
+                # never unpickled as an object (its classes may have moved).
+                if pickle.load(stream) != key:
+                    return None
+                return pickle.load(stream)
+        except Exception:  # none yet, or damaged: the cache only saves time, load it again
+            return None
 
     def put(self, slug: str, key: str, loaded: Any) -> None:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.folder / f"{slug}.pickle", pickle.dumps((key, loaded)))
-
-    def forget(self, slug: str) -> None:
-        if self.folder is not None:
-            (self.folder / f"{slug}.pickle").unlink(missing_ok=True)
+        entry = pickle.dumps(key) + pickle.dumps(loaded)
+        _write_atomically(self.folder / f"{slug}.pickle", entry)
 
 
 # --- built deal sites -------------------------------------------------------------------------
