@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
+from ..build.incremental import digest, tree_digest
 from . import access_pages, encryption
 from .access_pages import Branding
 from .encryption import ITERATIONS, SITEMAPS
@@ -58,22 +59,16 @@ def deal_fingerprints(
 
 
 def content_fingerprint(site: Path, deal_assets: Iterable[str], branding: Branding) -> str:
-    """Everything the deal's encrypted files are made from, but its keys."""
-    digest = hashlib.sha256()
+    """Everything the deal's encrypted files are made from, but its keys: every file of
+    the built site by path and bytes (`tree_digest`), but the sitemaps, which encryption
+    deletes and whose lastmod moves daily."""
     recipe = {
         "code": _encryption_code(),
         "branding": asdict(branding),
         "assets": sorted(deal_assets),
     }
-    _add(digest, json.dumps(recipe, sort_keys=True).encode())
-    dropped = set(site.glob(SITEMAPS))  # encryption deletes them; lastmod moves daily
-    for path in _files(site):
-        if path in dropped:
-            continue
-        _add(digest, path.relative_to(site).as_posix().encode())
-        # A link (never in a built site) counts by where it points, not what it reaches.
-        _add(digest, os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
-    return digest.hexdigest()
+    sitemaps = frozenset(path.name for path in site.glob(SITEMAPS))
+    return digest(json.dumps(recipe, sort_keys=True), tree_digest(site, skip=sitemaps))
 
 
 def slots_fingerprint(salt: str, granted: set[str]) -> str:
@@ -108,24 +103,4 @@ def _link_or_copy(source: Path, target: Path) -> None:
 @functools.cache
 def _encryption_code() -> str:
     """A digest of the encrypting code and templates, read once per process."""
-    digest = hashlib.sha256()
-    for path in ENCRYPTION_CODE:
-        _add(digest, path.read_bytes())
-    return digest.hexdigest()
-
-
-def _files(site: Path) -> list[Path]:
-    """Every file (and link) under `site`, in an order that does not depend on the file
-    system: sorted by relative path."""
-    found = []
-    for folder, folders, files in os.walk(site):
-        here = Path(folder)
-        found += [here / name for name in files]
-        found += [here / name for name in folders if (here / name).is_symlink()]
-    return sorted(found, key=lambda path: path.relative_to(site).as_posix())
-
-
-def _add(digest: hashlib._Hash, data: bytes) -> None:
-    """Length-prefixed, so that no two different sequences of fields hash alike."""
-    digest.update(len(data).to_bytes(8, "big"))
-    digest.update(data)
+    return digest(*(path.read_bytes() for path in ENCRYPTION_CODE))
