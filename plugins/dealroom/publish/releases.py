@@ -125,10 +125,11 @@ def swap_in_release(
     taken_offline: dict[str, str],
     before_swap: Callable[[PublishResult], None] = lambda result: None,
 ) -> PublishResult:
-    """Assemble a new release in a staging folder beside the live one (`assemble` fills
-    it and the result), then make it live with one rename and keep the earlier ones for
-    `rollback`. If anything fails, the staging folder goes and the live release stays.
-    Deals `taken_offline` before (access withdrawn) are reported as withdrawn."""
+    """Assemble a new release in a staging folder beside the live one (laid out with
+    `sites/` and `htpasswd/`; `assemble` fills it and the result), then make it live
+    with one rename and keep the earlier ones for `rollback`. If anything fails, the
+    staging folder goes and the live release stays. Deals `taken_offline` before
+    (access withdrawn) are reported as withdrawn."""
     releases = out / RELEASES
     for leftover in releases.glob(".staging-*"):  # from a publish or merge that was killed
         shutil.rmtree(leftover, ignore_errors=True)
@@ -136,6 +137,10 @@ def swap_in_release(
     staging = releases / f".staging-{release_id}"
     result = PublishResult(releases / release_id)
     try:
+        (staging / "sites").mkdir(parents=True)
+        (staging / "htpasswd").mkdir()
+        # An empty password file for unknown slugs: see publish/templates/auth.conf.
+        (staging / "htpasswd" / ".nobody").write_text("", encoding="utf-8")
         assemble(staging, result)
         staging.rename(result.release)
     except BaseException:
@@ -269,10 +274,6 @@ class _Assembly:
             self.passwords = credentials.load() if self.mode == "encrypted" else {}
         except AccessError as error:
             raise PublishError(f"{error}; nothing was published") from None
-        (self.staging / "sites").mkdir(parents=True)
-        (self.staging / "htpasswd").mkdir()
-        # An empty password file for unknown slugs: see publish/templates/auth.conf.
-        (self.staging / "htpasswd" / ".nobody").write_text("", encoding="utf-8")
         folders = {folder.slug: folder for folder in built.deals}
         for slug, report in sorted(built.reports.items()):
             folder = folders.get(slug)

@@ -269,10 +269,6 @@ class _Merge:
         self.record = ReleaseRecord(mode, str(access.team.path))
 
     def run(self, inputs: list[ShardRelease]) -> None:
-        (self.staging / "sites").mkdir(parents=True)
-        (self.staging / "htpasswd").mkdir()
-        # An empty password file for unknown slugs: see publish/templates/auth.conf.
-        (self.staging / "htpasswd" / ".nobody").write_text("", encoding="utf-8")
         for item in inputs:
             for slug in item.slugs:
                 if (item.release / "sites" / slug).is_dir():
