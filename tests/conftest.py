@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,11 @@ REPO = Path(__file__).resolve().parent.parent
 AS_OF = "2026-11-25"
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+# The commands the tests run (`dealroom`, `mkdocs`) are the ones installed beside the
+# Python running the tests, as if its virtual environment were active: the README runs
+# `.venv/bin/python -m pytest` without activating `.venv`, and another `dealroom` on the
+# PATH (a system-wide install) must never stand in for this checkout's.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 # A complete, valid deal; tests copy it and change what they need.
 BASE_DEAL: dict[str, Any] = {
