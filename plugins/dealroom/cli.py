@@ -322,6 +322,11 @@ domain_option = click.option(
 )
 
 
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True,
+    help="Errors only: no warnings or progress (as `mkdocs build -q`).",
+)  # fmt: skip
+
 listen_option = click.option(
     "--listen",
     default="127.0.0.1:8080",
@@ -339,15 +344,16 @@ listen_option = click.option(
                    "own; combine all N with `dealroom merge`.")  # fmt: skip
 @out_option
 @config_option
+@quiet_option
 def publish_command(
-    mode: str, listen: str, domain: str, shard: str, out: Path, config_file: Path
+    mode: str, listen: str, domain: str, shard: str, out: Path, config_file: Path, quiet: bool
 ) -> None:
     """Build clean deal sites and make them the live release in OUT."""
     try:
         chosen = Shard.parse(shard)
     except ShardError as error:
         raise click.BadParameter(str(error), param_hint="--shard") from None
-    _mkdocs_logging(shown=True)
+    _mkdocs_logging(shown=True, quiet=quiet)
     with _user_errors():
         if chosen is not None:
             result = publish_shard(config_file, out, chosen, mode, listen, domain)
@@ -372,15 +378,21 @@ def publish_command(
 @domain_option
 @out_option
 @config_option
+@quiet_option
 def merge(
-    shard_outs: tuple[Path, ...], listen: str, domain: str, out: Path, config_file: Path
+    shard_outs: tuple[Path, ...],
+    listen: str,
+    domain: str,
+    out: Path,
+    config_file: Path,
+    quiet: bool,
 ) -> None:
     """Combine the releases of all N shards into one new live release in OUT.
 
     Each SHARD_OUT is a folder `dealroom publish --shard I/N --out` wrote (or the release
     its `current` points to). The merged release is checked against today's access lists
     here, swapped in atomically, and kept for `dealroom rollback`, as with `publish`."""
-    _mkdocs_logging(shown=True)
+    _mkdocs_logging(shown=True, quiet=quiet)
     with _user_errors():
         result = merge_shards(config_file, out, list(shard_outs), listen, domain)
     click.echo(f"Merged {len(result.published)} deal(s) from {len(shard_outs)} shard(s) "
@@ -548,15 +560,18 @@ def host(out: Path, port: int, domain: str) -> None:
                      "-g", "daemon off;"])  # fmt: skip
 
 
-def _mkdocs_logging(shown: bool) -> None:
-    """Show the build's warnings and errors as `mkdocs build` would, or keep them quiet
-    (they are still collected per deal)."""
+def _mkdocs_logging(shown: bool, quiet: bool = False) -> None:
+    """Show the build's messages as `mkdocs build` would: warnings, errors and dealroom's
+    progress and summaries, without MkDocs' own notes on each deal site it builds; with
+    `quiet`, errors only. Or keep them all quiet (they are still collected per deal)."""
     mkdocs_log = logging.getLogger("mkdocs")
     handler: logging.Handler = logging.StreamHandler() if shown else logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
     mkdocs_log.addHandler(handler)
-    mkdocs_log.setLevel(logging.WARNING)
+    mkdocs_log.setLevel(logging.ERROR if quiet else logging.WARNING)
     mkdocs_log.propagate = False
+    if shown and not quiet:
+        logging.getLogger("mkdocs.plugins.dealroom").setLevel(logging.INFO)
 
 
 def _yaml_scalar(value: str) -> str:

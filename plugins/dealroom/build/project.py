@@ -3,6 +3,7 @@ problems of the others, and their contributor logs (one git history read for all
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -19,10 +20,13 @@ from ..deal.loading import (
 from ..history.contributors import ContributorLog, build_contributor_logs
 from ..history.git import RepositoryHistory, read_history
 from .incremental import LoadCache
+from .progress import progress
 from .shards import Shard
-from .workers import Job, Step, run_jobs
+from .workers import Job, Outcome, Step, run_jobs
 
 DEFAULT_CACHE_DIR = ".cache/dealroom"
+
+log = logging.getLogger("mkdocs.plugins.dealroom")
 
 
 def cache_folder(project_root: Path, option: str | None) -> Path | None:
@@ -98,8 +102,11 @@ def load_project(
                 cached[folder.name] = loaded
     to_load = [folder for folder in folders if folder.name not in cached]
     jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in to_load]
-    results = run_jobs(jobs, limits.workers, limits.time_limit)
-    outcomes = dict(zip((folder.name for folder in to_load), results, strict=True))
+    outcomes: dict[str, Outcome] = {}
+    with progress(log, "loading deals", len(jobs)) as done:
+        for outcome in run_jobs(jobs, limits.workers, limits.time_limit):
+            outcomes[outcome.key] = outcome
+            done(outcome.key)
     for folder in folders:
         report = project.reports[folder.name] = DealReport(folder.name)
         if folder.name in cached:

@@ -38,6 +38,7 @@ from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
 from .csp import with_policy
 from .incremental import SiteCache, tree_digest
+from .progress import progress
 from .project import Limits
 from .rendering import (
     PageSpec,
@@ -56,6 +57,7 @@ from .theme import SHARED_STORE, SharedTheme, link_shared
 from .workers import Job, Step, run_jobs
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
+MKDOCS_BUILD_NOTES = "mkdocs.commands.build"  # MkDocs' logger for its build's steps
 
 NARRATIVE_SLOT = "<!-- dealroom: narrative -->"
 DETAIL_ANCHOR = "case-detail"  # the business case's "Detail" part, which holds the narrative
@@ -351,37 +353,42 @@ def build_deal_sites(
         for folder in to_build
     ]  # fmt: skip
     outcomes = run_jobs(jobs, options.limits.workers, options.limits.time_limit)
-    for folder in folders:
-        if folder.slug in reused:
-            assert sites is not None
-            records = sites.warnings(folder.slug)  # what its build warned about, again
-            for name, level, message in records:
-                logging.getLogger(name).log(level, message)
-            warnings = tuple(text for _, _, text in records)
-            yield DealBuild(folder.slug, True, (), warnings, reused=True)
-            continue
-        outcome = next(outcomes)
-        for name, level, message in outcome.records:
-            logging.getLogger(name).log(level, message)
-        notable = [record for record in outcome.records if record[1] >= logging.WARNING]
-        warnings = tuple(text for _, _, text in notable)
-        if outcome.ok:
-            if sites is not None and folder.slug in fingerprints:
-                sites.record(folder.slug, fingerprints[folder.slug], notable)
-            yield DealBuild(outcome.key, True, (), warnings)
-            continue
-        if sites is not None:
-            sites.forget(outcome.key)
-        shutil.rmtree(os.path.join(outer.site_dir, outcome.key), ignore_errors=True)
-        where = _source_of(by_slug[outcome.key], outcome.step, display_root)
-        hint = ""
-        if outcome.timed_out:
-            hint = (
-                " (deal_time_limit); look for very long lines or deeply nested brackets, "
-                "lists or quotes, or raise the limit"
-            )
-        problem = f"{where}: not built: {outcome.error}{hint}"
-        yield DealBuild(outcome.key, False, (problem,), warnings)
+    with progress(log, "building deal sites", len(jobs)) as done:
+        for folder in folders:
+            if folder.slug in reused:
+                assert sites is not None
+                records = sites.warnings(folder.slug)  # what its build warned about, again
+                for name, level, message in records:
+                    logging.getLogger(name).log(level, message)
+                warnings = tuple(text for _, _, text in records)
+                yield DealBuild(folder.slug, True, (), warnings, reused=True)
+                continue
+            outcome = next(outcomes)
+            for name, level, message in outcome.records:
+                # MkDocs' own notes on each deal site it builds ("Building documentation
+                # to directory …") would be two lines per deal: progress tells that.
+                quieter = name == MKDOCS_BUILD_NOTES and level == logging.INFO
+                logging.getLogger(name).log(logging.DEBUG if quieter else level, message)
+            done(folder.slug)
+            notable = [record for record in outcome.records if record[1] >= logging.WARNING]
+            warnings = tuple(text for _, _, text in notable)
+            if outcome.ok:
+                if sites is not None and folder.slug in fingerprints:
+                    sites.record(folder.slug, fingerprints[folder.slug], notable)
+                yield DealBuild(outcome.key, True, (), warnings)
+                continue
+            if sites is not None:
+                sites.forget(outcome.key)
+            shutil.rmtree(os.path.join(outer.site_dir, outcome.key), ignore_errors=True)
+            where = _source_of(by_slug[outcome.key], outcome.step, display_root)
+            hint = ""
+            if outcome.timed_out:
+                hint = (
+                    " (deal_time_limit); look for very long lines or deeply nested brackets, "
+                    "lists or quotes, or raise the limit"
+                )
+            problem = f"{where}: not built: {outcome.error}{hint}"
+            yield DealBuild(outcome.key, False, (problem,), warnings)
 
 
 def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..build.progress import progress
+from ..build.project import DealReport
 from ..build.runner import (
     BuildError,
     BuildResult,
@@ -275,18 +277,10 @@ class _Assembly:
         except AccessError as error:
             raise PublishError(f"{error}; nothing was published") from None
         folders = {folder.slug: folder for folder in built.deals}
-        for slug, report in sorted(built.reports.items()):
-            folder = folders.get(slug)
-            site = self.build / slug
-            try:
-                viewers = self.access.viewers(slug)
-                if folder is not None and (site / "index.html").is_file():
-                    self._publish(folder, site, viewers)
-                else:
-                    reason = report.problems[0] if report.problems else "it did not build"
-                    self._keep_or_withdraw(slug, reason, viewers)
-            except AccessError as error:  # nobody can be let in on an unreadable access file
-                self._keep_or_withdraw(slug, str(error), None)
+        with progress(log, "publishing deals", len(built.reports)) as done:
+            for slug, report in sorted(built.reports.items()):
+                self._place(slug, report, folders.get(slug))
+                done(slug)
         if self.mode == "nginx":
             # What an address that names no deal shows: see Branding.shared. A kept deal
             # whose page is not carried over shows the same (its deal.yml may not load).
@@ -303,6 +297,19 @@ class _Assembly:
         shutil.rmtree(self.staging / CARRIED, ignore_errors=True)
         shutil.rmtree(self.staging / "build", ignore_errors=True)  # without a cache folder
         return self.result
+
+    def _place(self, slug: str, report: DealReport, folder: DealFolder | None) -> None:
+        """Publish the deal, or keep or withdraw what is live of it."""
+        site = self.build / slug
+        try:
+            viewers = self.access.viewers(slug)
+            if folder is not None and (site / "index.html").is_file():
+                self._publish(folder, site, viewers)
+            else:
+                reason = report.problems[0] if report.problems else "it did not build"
+                self._keep_or_withdraw(slug, reason, viewers)
+        except AccessError as error:  # nobody can be let in on an unreadable access file
+            self._keep_or_withdraw(slug, str(error), None)
 
     def _publish(self, folder: DealFolder, site: Path, viewers: AccessList) -> None:
         slug = folder.slug

@@ -24,6 +24,7 @@ served folder under the rules `publish` applies to a deal that did not build.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..build.progress import progress
 from ..build.runner import BuildError, deals_dir_of
 from ..build.shards import SHARD_ENV, Shard, shard_of
 from ..deal.loading import discover_deals
@@ -53,6 +55,8 @@ from .releases import (
     publish,
     swap_in_release,
 )
+
+log = logging.getLogger("mkdocs.plugins.dealroom")
 
 SHARD_FILE = "shard.json"  # in a shard's release, beside release.json: which shard it holds
 
@@ -269,11 +273,14 @@ class _Merge:
         self.record = ReleaseRecord(mode, str(access.team.path))
 
     def run(self, inputs: list[ShardRelease]) -> None:
-        for item in inputs:
-            for slug in item.slugs:
-                if (item.release / "sites" / slug).is_dir():
-                    self._take(item.release, slug, item.record.deals.get(slug, {}))
-                    self.result.published.append(slug)
+        total = sum(len(item.slugs) for item in inputs)
+        with progress(log, "merging deals", total) as done:
+            for item in inputs:
+                for slug in item.slugs:
+                    if (item.release / "sites" / slug).is_dir():
+                        self._take(item.release, slug, item.record.deals.get(slug, {}))
+                        self.result.published.append(slug)
+                    done(slug)
         if self.live is not None:
             self._keep_from_live()
         if self.mode == "nginx":
