@@ -342,8 +342,11 @@ def build_deal_sites(
         and sites.restore(folder.slug, fingerprints[folder.slug])
     }
     to_build = [folder for folder in folders if folder.slug not in reused]
-    if to_build:
-        theme.warm()  # before forking: every worker starts with the compiled templates
+    if len(to_build) > options.limits.workers:
+        # Before forking, so that the workers start with the compiled templates. Not for
+        # a deal or two (an edit under `mkdocs serve`): each worker then compiles only
+        # the templates it renders, from the bytecode cache, at the same time.
+        theme.warm()
     display_root = Path(outer.config_file_path).parent
     by_slug = {folder.slug: folder for folder in folders}
     jobs = [

@@ -322,7 +322,10 @@ def _inside(path: str, prefix: str) -> str | None:
 def _is_deal_file(path: str, prefix: str) -> bool:
     """Whether a repository path is a deal folder's own deal.yml (`<slug>/deal.yml`)."""
     inside = _inside(path, prefix)
-    return inside is not None and PurePosixPath(inside).parts[1:] == (DEAL_FILE,)
+    if inside is None:
+        return False
+    folder, _, name = inside.partition("/")
+    return bool(folder) and name == DEAL_FILE
 
 
 def _deal_of(path: str | None, prefix: str) -> str | None:
