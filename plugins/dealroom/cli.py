@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import glob
 import json
 import logging
 import os
@@ -16,18 +18,20 @@ from string import Template
 import click
 import yaml
 from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError
 
-from .build.project import Project, load_project
+from .build.project import Project, cache_folder, load_project
 from .build.rendering import page_specs
 from .build.runner import BuildError, build_project
 from .build.shards import Shard, ShardError, effective_shard
-from .config import load_limits, load_options
-from .deal.files import DEAL_FILE, INTERNAL_DIR
+from .config import DealRoomConfig, load_limits, load_options
+from .deal.files import ACCESS_FILE, DEAL_FILE, INTERNAL_DIR
 from .deal.loading import RESERVED_SLUGS, SLUG_PATTERN, DealError, load_deal_folder
 from .publish.access import (
     CREDENTIALS_DIR,
     CREDENTIALS_FILE,
+    TEAM_ACCESS_FILE,
     AccessError,
     AccessList,
     Credentials,
@@ -42,6 +46,16 @@ from .publish.nginx import NginxError, unreadable_for_others, worker_user, write
 from .publish.releases import MODES, PublishError, PublishResult, publish
 from .publish.releases import rollback as rollback_release
 from .publish.sharded import merge_shards, publish_shard
+from .seller.access_log import LogError, read_logs
+from .seller.activity import (
+    ACTIVITY_FILE,
+    ActivityFileError,
+    Pseudonyms,
+    SavedActivity,
+    identify,
+    views_by_deal,
+)
+from .seller.activity_report import as_text, deal_report
 from .seller.scoring import SECTIONS, ScoringRules, score_deal
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
@@ -136,8 +150,10 @@ def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
         for warning in report.warnings:
             click.echo(f"  warning: {warning}", err=True)
     if gate:
+        saved = _saved_activity(config_file)
         for folder in result.deals:
-            card = score_deal(folder, result.logs[folder.slug], result.rules)
+            readers = saved.reader_roles(folder.slug)
+            card = score_deal(folder, result.logs[folder.slug], result.rules, readers)
             if not card.passed:
                 failed += 1
                 click.echo(f"{folder.slug}: business case {card.score} is below the stage "
@@ -159,7 +175,9 @@ def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
     for report in project.failed:
         click.echo(f"{report.slug}: not scored, {len(report.problems)} error(s); "
                    "run `dealroom check`", err=True)  # fmt: skip
-    cards = [score_deal(f, project.logs[f.slug], rules) for f in project.folders]
+    saved = _saved_activity(config_file)
+    cards = [score_deal(f, project.logs[f.slug], rules, saved.reader_roles(f.slug))
+             for f in project.folders]  # fmt: skip
     if as_json:
         click.echo(json.dumps([card.as_dict() for card in cards], indent=2))
         return
@@ -182,8 +200,134 @@ def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
             click.echo(f"  next: {move}")
 
 
-def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRules]:
-    """The deals, their contributor logs and the scoring rules as mkdocs.yml sets them."""
+@main.command()
+@click.argument("slugs", nargs=-1)
+@click.option(
+    "--log",
+    "log_paths",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="An nginx access log, plain or .gz; repeat it, or quote a pattern such "
+    "as '/var/log/nginx/dealroom.log*' for every rotation.",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only views on or after this day (YYYY-MM-DD, UTC).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for tooling.")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Keep the views in the cache folder for the dashboard and the scorecard "
+    "(seller-only, never published), dropping those past the retention.",
+)
+@config_option
+def activity(
+    slugs: tuple[str, ...],
+    log_paths: tuple[str, ...],
+    since: dt.datetime | None,
+    as_json: bool,
+    save: bool,
+    config_file: Path,
+) -> None:
+    """Who from each buying group read what, from the host's access logs (nginx mode;
+    seller-only)."""
+    project, _ = _load(config_file, slugs)
+    config, options = _project_config(config_file)
+    cache = cache_folder(config_file.resolve().parent, options.cache_dir)
+    if save and cache is None:
+        raise click.ClickException('--save needs a cache folder; cache_dir is set to ""')
+    if options.activity_retention_days < 1:
+        raise click.ClickException(f"{config_file}: activity_retention_days: give 1 or more")
+    try:
+        logs = read_logs(_log_files(log_paths))
+    except LogError as error:
+        raise click.ClickException(str(error)) from None
+    for path, numbers in logs.malformed.items():
+        shown = ", ".join(map(str, numbers[:5])) + (", ..." if len(numbers) > 5 else "")
+        click.echo(f"warning: {path}: {len(numbers)} line(s) not in nginx's combined format "
+                   f"skipped (line {shown})", err=True)  # fmt: skip
+    slugs_known = set(project.reports)
+    views, skipped = views_by_deal(logs.requests, slugs_known, Pseudonyms.of_project(cache))
+    if skipped.foreign:
+        click.echo(f"warning: {skipped.foreign} request(s) for no deal room of this project "
+                   "skipped (another site, or a probe)", err=True)  # fmt: skip
+    deals_dir = Path(options.deals_dir or config.docs_dir)
+    with _user_errors():
+        team = AccessList.load(config_file.resolve().parent / TEAM_ACCESS_FILE)
+        access_lists = {slug: AccessList.load(deals_dir / slug / ACCESS_FILE)
+                        for slug in sorted(slugs_known)}  # fmt: skip
+    saved = SavedActivity()
+    path = cache / ACTIVITY_FILE if cache is not None else None
+    if save and path is not None:
+        try:
+            saved = SavedActivity.load(path)
+        except ActivityFileError as error:
+            raise click.ClickException(str(error)) from None
+    stakeholders = {f.slug: f.deal.stakeholders for f in project.folders}
+    team_names = {viewer.username for viewer in team.viewers}
+    start = since.replace(tzinfo=dt.timezone.utc) if since else None
+    reports = []
+    for slug in sorted(slugs_known):
+        deal_activity = saved.merge(slug, views[slug])
+        viewers = {v.username: (v.name, v.forwardable) for v in access_lists[slug].viewers}
+        people = {
+            username: identify(username, viewers, team_names, stakeholders.get(slug, []))
+            for username in sorted({view.username for view in deal_activity.views} | set(viewers))
+        }
+        deal_activity.people = people
+        current = [people[username] for username in viewers]
+        reports.append(deal_report(slug, deal_activity, current, start))
+    if save and path is not None:
+        retention = dt.timedelta(days=options.activity_retention_days)
+        dropped = saved.drop_before(dt.datetime.now(dt.timezone.utc) - retention)
+        saved.save(path)
+        click.echo(f"Saved the views of {len(slugs_known)} deal(s) to {path}"
+                   + (f"; {dropped} view(s) older than {retention.days} days dropped"
+                      if dropped else ""), err=True)  # fmt: skip
+    if as_json:
+        summary = {"lines": logs.lines, "malformed": logs.malformed_count,
+                   "foreign": skipped.foreign, "without_credentials": skipped.unsigned,
+                   "not_pages": skipped.not_pages}  # fmt: skip
+        click.echo(json.dumps({"read": summary, "deals": reports}, indent=2))
+        return
+    for report in reports:
+        click.echo("\n".join(as_text(report)))
+
+
+def _saved_activity(config_file: Path) -> SavedActivity:
+    """What `dealroom activity --save` kept (nothing if it never ran), so that `score`
+    and `check --gate` score as the dashboard does."""
+    _, options = _project_config(config_file)
+    cache = cache_folder(config_file.resolve().parent, options.cache_dir)
+    if cache is None:
+        return SavedActivity()
+    try:
+        return SavedActivity.load(cache / ACTIVITY_FILE)
+    except ActivityFileError as error:
+        click.echo(f"warning: {error}", err=True)
+        return SavedActivity()
+
+
+def _log_files(given: tuple[str, ...]) -> list[Path]:
+    """The log files named, each pattern (`*`, `?`, `[`) expanded in name order."""
+    files: list[Path] = []
+    for name in given:
+        if any(mark in name for mark in "*?["):
+            matched = sorted(Path(p) for p in glob.glob(name))
+            if not matched:
+                raise click.ClickException(f"--log {name}: no file matches")
+            files += matched
+        else:
+            files.append(Path(name))
+    return files
+
+
+def _project_config(config_file: Path) -> tuple[MkDocsConfig, DealRoomConfig]:
+    """mkdocs.yml, and the dealroom plugin's options in it."""
     try:
         config = load_config(str(config_file))
     except (ConfigurationError, Abort) as error:
@@ -191,7 +335,12 @@ def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRu
     plugin = config.plugins.get("dealroom")
     if plugin is None:
         raise click.ClickException(f"{config_file} does not use the dealroom plugin")
-    options = plugin.config
+    return config, plugin.config
+
+
+def _load(config_file: Path, slugs: tuple[str, ...]) -> tuple[Project, ScoringRules]:
+    """The deals, their contributor logs and the scoring rules as mkdocs.yml sets them."""
+    config, options = _project_config(config_file)
     try:
         rules = ScoringRules.from_options(options.scoring_stage_targets, options.scoring_thresholds)
     except ValueError as error:

@@ -107,6 +107,12 @@ class DealRoomConfig(Config):
     The contact is the seller-side stakeholder with `contact: true`, else the account
     executive. These pages name the seller, never the customer."""
 
+    # Engagement (seller-only: `dealroom activity`, the dashboard and the scorecard)
+
+    activity_retention_days = c.Type(int, default=180)
+    """How many days of page views `dealroom activity --save` keeps in the cache folder;
+    older views are dropped at every save. At least 1."""
+
     # Scorecard (seller-only: shown on the root dashboard and by `dealroom score`)
 
     scoring_stage_targets = c.Type(dict, default={})

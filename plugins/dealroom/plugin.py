@@ -33,6 +33,7 @@ from .build.theme import SHARED_STORE, SharedTheme, prune_shared
 from .config import DealRoomConfig, cache_path, load_limits, load_options
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
+from .seller.activity import ACTIVITY_FILE, QUIET_DAYS, ActivityFileError, SavedActivity
 from .seller.dashboard import Dashboard, build_dashboard
 from .seller.scoring import ScoringRules
 
@@ -161,7 +162,9 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.deals = [folder for folder in loaded if self.reports[folder.slug].built]
         if self.sites is not None:  # the previous sites not put back, and their manifests
             self.sites.finish(folder.slug for folder in self.deals)
-        self.dashboard = build_dashboard(self.deals, self.logs, self.rules, self.options.as_of)
+        self.dashboard = build_dashboard(
+            self.deals, self.logs, self.rules, self.options.as_of, self._activity(config)
+        )
         if self.config.enabled:
             skipped = len(self.reports) - len(self.deals)
             part = f" of shard {self.shard}" if self.shard else ""
@@ -181,7 +184,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     ) -> dict[str, Any]:
         if page.file.src_uri == ROOT_PAGE:
             skipped = {slug: r.problems for slug, r in self.reports.items() if not r.built}
-            sections = {"dashboard": self.dashboard, "skipped": skipped}
+            sections = {"dashboard": self.dashboard, "skipped": skipped, "quiet_days": QUIET_DAYS}
             page.content = render_sections(config.theme.get_env(), "root", sections)
         return context
 
@@ -207,6 +210,18 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             log.info(f"dealroom: no git history for the contributor log: {project.history.reason}")
         self.deals, self.logs, self.reports = project.folders, project.logs, project.reports
         self.fingerprints = project.fingerprints
+
+    def _activity(self, config: MkDocsConfig) -> SavedActivity | None:
+        """What `dealroom activity --save` kept, for the dashboard only (never a deal
+        site's input): None if nothing was saved."""
+        cache = cache_path(self.config, config)
+        if cache is None or not (cache / ACTIVITY_FILE).exists():
+            return None
+        try:
+            return SavedActivity.load(cache / ACTIVITY_FILE)
+        except ActivityFileError as error:
+            log.warning(f"dealroom: {error}")
+            return None
 
     def _load_cache(self, config: MkDocsConfig) -> LoadCache | None:
         cache = cache_path(self.config, config)

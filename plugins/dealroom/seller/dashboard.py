@@ -17,6 +17,7 @@ from ..deal.figures import PipelineFigures, PlanProgress, pipeline_figures, plan
 from ..deal.loading import DealFolder
 from ..deal.model import Stakeholder
 from ..history.contributors import THREADING, ContributorLog
+from .activity import QUIET_DAYS, DealActivity, Engagement, SavedActivity
 from .scoring import Scorecard, ScoringRules, score_deal
 
 
@@ -31,6 +32,7 @@ class DashboardRow:
     threading: str  # one of THREADING, weakest first
     reading: str  # the verdict in a sentence, naming the buyer roles covered
     not_heard_from: list[Stakeholder]  # listed buyer-side people who have not, yet
+    engagement: Engagement | None = None  # None: no saved activity (`dealroom activity`)
 
     @property
     def threading_rank(self) -> int:
@@ -51,6 +53,7 @@ class Dashboard:
     rows: list[DashboardRow]
     pipeline: PipelineFigures
     stages: list[StageSummary]
+    engagement: bool = False  # whether there is saved activity to show
 
     @property
     def below_target(self) -> int:
@@ -62,20 +65,33 @@ def build_dashboard(
     logs: dict[str, ContributorLog],
     rules: ScoringRules,
     as_of: dt.date,
+    activity: SavedActivity | None = None,
 ) -> Dashboard:
+    """With `activity` (what `dealroom activity --save` kept), each row also shows who on
+    the buyer side read the deal room, and the scorecard counts the economic buyer's
+    reading of the business case."""
     rows = []
     for folder in folders:
         deal, log = folder.deal, logs[folder.slug]
         event = deal.compelling_event
+        engagement = None
+        if activity is not None:
+            due_by = as_of + dt.timedelta(days=QUIET_DAYS)
+            steps_due = any(step.status != "done" and step.due <= due_by
+                            for step in deal.mutual_action_plan.steps)  # fmt: skip
+            viewed = activity.deals.get(folder.slug, DealActivity())
+            engagement = Engagement.of(viewed, as_of, steps_due)
+        readers = engagement.reader_roles if engagement else frozenset()
         rows.append(DashboardRow(
-            folder, score_deal(folder, log, rules), plan_progress(deal, as_of),
+            folder, score_deal(folder, log, rules, readers), plan_progress(deal, as_of),
             (event.date - as_of).days if event else None,
             len(log.people("buyer")), log.last_buyer_contribution,
-            log.threading, log.reading, log.not_heard_from(deal),
+            log.threading, log.reading, log.not_heard_from(deal), engagement,
         ))  # fmt: skip
     stages = []
     for stage in range(1, 6):
         scores = [row.card.score for row in rows if row.folder.deal.stage == stage]
         average = round(sum(scores) / len(scores), 2) if scores else 0.0
         stages.append(StageSummary(stage, len(scores), average, rules.stage_targets[stage]))
-    return Dashboard(rows, pipeline_figures([f.deal for f in folders]), stages)
+    pipeline = pipeline_figures([f.deal for f in folders])
+    return Dashboard(rows, pipeline, stages, activity is not None)

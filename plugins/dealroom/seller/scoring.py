@@ -111,8 +111,15 @@ class ScoringRules:
         )
 
 
-def score_deal(folder: DealFolder, log: ContributorLog, rules: ScoringRules) -> Scorecard:
-    facts = _Facts(folder, log)
+def score_deal(
+    folder: DealFolder,
+    log: ContributorLog,
+    rules: ScoringRules,
+    readers: frozenset[str] = frozenset(),
+) -> Scorecard:
+    """`readers`: the stakeholder roles of the buyer-side people who have opened the
+    business case, as `dealroom activity --save` saw them in the host's log."""
+    facts = _Facts(folder, log, readers)
     sections = [
         _section(key, levels(facts, rules.thresholds))
         for key, levels in (("headline", _headline), ("problem", _problem),
@@ -145,8 +152,9 @@ def _section(key: str, levels: list[list[Condition]]) -> SectionScore:
 class _Facts:
     """Names and numbers the conditions and their moves refer to."""
 
-    def __init__(self, folder: DealFolder, log: ContributorLog) -> None:
+    def __init__(self, folder: DealFolder, log: ContributorLog, readers: frozenset[str]) -> None:
         self.folder = folder
+        self.readers = readers  # roles that opened the business case (engagement)
         self.deal: Deal = folder.deal
         self.log = log
         champion = self.deal.champion
@@ -288,7 +296,8 @@ def _investment(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
          Condition(f"at least {t['plan_steps']} dated plan steps worked back from the event",
                    worked_back, "Work the plan back from the compelling event, step by step")],
         [Condition("the budget owner is engaged",
-                   bool(budget) and ("economic buyer" in owners_roles | contributed_roles),
+                   bool(budget)
+                   and "economic buyer" in owners_roles | contributed_roles | f.readers,
                    f"Get {budget or 'the budget owner'} to own a plan step or confirm figures")],
         [Condition("procurement is engaged",
                    bool(procurement) and "procurement" in owners_roles,
