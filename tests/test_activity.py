@@ -12,12 +12,23 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Host, make_deal, nginx_needed, run_build, write_deal, write_project
-from dealroom.publish.access import Scope, add_viewer, revoke_viewer
+from conftest import (
+    NGINX,
+    Host,
+    browser_needed,
+    make_deal,
+    nginx_needed,
+    run_build,
+    write_deal,
+    write_project,
+)
+from dealroom.publish.access import AccessList, Scope, add_viewer, revoke_viewer
+from dealroom.publish.encryption import decrypt, derive_key, unb64
 from dealroom.publish.releases import publish
 from dealroom.seller.access_log import deal_of, page_of, parse_line
 from dealroom.seller.activity import Pseudonyms, count_visits
@@ -342,3 +353,131 @@ def test_activity_errors_are_sentences(project: Path, tmp_path: Path) -> None:
         damaged.stderr
     )
     assert "Traceback" not in damaged.stderr
+
+
+# --- encrypted mode: which share link was opened -------------------------------------------
+
+
+class StaticNginx:
+    """A real nginx as a plain static host (no passwords) with nginx's combined log."""
+
+    def __init__(self, root: Path, folder: Path) -> None:
+        from dealroom.publish.nginx import worker_user
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log = folder / "access.log"
+        user = worker_user()
+        self.conf = folder / "nginx.conf"
+        self.conf.write_text(f"""
+            {f"user {user};" if user else ""}
+            worker_processes 1; pid {folder}/nginx.pid; error_log {folder}/error.log;
+            events {{ worker_connections 64; }}
+            http {{
+                types {{ text/html html; application/javascript js; application/json json;
+                         text/css css; image/svg+xml svg; }}
+                access_log {self.log} combined;
+                client_body_temp_path {folder}/body; proxy_temp_path {folder}/proxy;
+                fastcgi_temp_path {folder}/fastcgi; uwsgi_temp_path {folder}/uwsgi;
+                scgi_temp_path {folder}/scgi;
+                server {{ listen 127.0.0.1:{self.port}; root {root}; }}
+            }}
+        """)
+        subprocess.run([NGINX, "-c", str(self.conf), "-e", f"{folder}/error.log"], check=True)
+
+    def __enter__(self) -> StaticNginx:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        subprocess.run([NGINX, "-c", str(self.conf), "-e", f"{self.conf.parent}/error.log",
+                        "-s", "stop"], check=False)  # fmt: skip
+
+
+@nginx_needed
+@browser_needed
+def test_share_link_tokens_tell_which_share_link_was_opened(
+    tmp_path: Path, served_dir: Path, browser
+) -> None:
+    project = write_project(tmp_path / "project", as_of=TODAY.isoformat(), share_link_tokens=True)
+    write_deal(project / "deals", "fjordline", make_deal())
+    fjord = Scope.of(project, project / "deals", "fjordline")
+    password = {
+        "ingrid": add_viewer(project, fjord, "ingrid", "Ingrid Solberg"),
+        "per": add_viewer(project, fjord, "per", "Per Dahl"),
+        "tom": add_viewer(project, Scope.of(project, project / "deals", None), "tom"),
+    }
+    publish(project / "mkdocs.yml", served_dir, mode="encrypted")
+    viewers = {v.username: v for v in AccessList.load(fjord.access_file).viewers}
+    assert all(
+        re.fullmatch(r"[A-Za-z0-9_-]{22}", viewers[name].token) for name in ("ingrid", "per")
+    )
+    site = served_dir / "current" / "sites" / "fjordline"
+    salt = unb64(AccessList.load(fjord.access_file).salt)
+    own = {name: json.loads((site / "dealroom-keys" / f"{viewers[name].token}.json").read_text())
+           for name in ("ingrid", "per")}  # fmt: skip
+    assert sorted(path.name for path in (site / "dealroom-keys").iterdir()) == sorted(
+        f"{viewers[name].token}.json" for name in ("ingrid", "per")
+    )  # none for the team
+    common = json.loads((site / "dealroom-keys.json").read_text())
+    content_key = decrypt(
+        derive_key(password["tom"], salt),
+        next(slot for slot in common["slots"] if _opens(derive_key(password["tom"], salt), slot)),
+    )
+    for name, keys in own.items():
+        [slot] = keys["slots"]  # the viewer's own slot, and nobody else's
+        assert decrypt(derive_key(password[name], salt), slot) == content_key
+        other = "per" if name == "ingrid" else "ingrid"
+        assert not _opens(derive_key(password[other], salt), slot)
+    with StaticNginx(served_dir / "current" / "sites", tmp_path / "static") as host:
+        link = share(project, "--url", host.url, "--page", "business-case")
+        assert link.endswith(f"&viewer={viewers['ingrid'].token}")
+        page = browser.new_page()
+        page.goto(link)
+        page.wait_for_selector("h1:has-text('Business case: Fjordline Shipping')")
+        assert "#key=" not in page.url
+    logged = host.log.read_text()
+    assert f'GET /fjordline/dealroom-keys/{viewers["ingrid"].token}.json HTTP/1.1" 200' in logged
+    assert "dealroom-keys.json" not in logged  # the common file was not needed
+    result = activity(project, "--log", str(host.log), "--json")
+    assert result.returncode == 0, result.stderr
+    [deal] = json.loads(result.stdout)["deals"]
+    [ingrid] = deal["viewers"]
+    assert ingrid["username"] == "ingrid" and ingrid["pages"] == {"share link": 1}
+    assert [p["username"] for p in deal["never_opened"]] == ["per"]
+    assert deal["never_opened_business_case"] == []  # unknown, not "never"
+    text = activity(project, "--log", str(host.log)).stdout
+    assert "Ingrid Solberg (Finance Director, champion): opened their share link 1 time" in text
+    # Turned off: no viewer's keys file, links without a token, every slot made anew.
+    options = project / "mkdocs.yml"
+    options.write_text(
+        options.read_text().replace("share_link_tokens: true", "share_link_tokens: false")
+    )
+    again = publish(project / "mkdocs.yml", served_dir, mode="encrypted")
+    assert again.carried == []
+    assert not (served_dir / "current" / "sites" / "fjordline" / "dealroom-keys").exists()
+    assert "&viewer=" not in share(project, "--url", "https://rooms.example/")
+
+
+def share(project: Path, *args: str) -> str:
+    command = ["dealroom", "share", "ingrid", "--deal", "fjordline", *args]
+    done = subprocess.run(command, cwd=project, env=ENV, capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def _opens(key: bytes, slot: dict) -> bool:
+    try:
+        decrypt(key, slot)
+        return True
+    except Exception:
+        return False
+
+
+def test_the_share_link_keys_folder_is_named_alike_everywhere() -> None:
+    from dealroom.publish.encryption import VIEWER_KEYS
+    from dealroom.seller import activity as engagement
+
+    assert engagement.VIEWER_KEYS == VIEWER_KEYS

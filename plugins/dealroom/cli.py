@@ -251,15 +251,17 @@ def activity(
         click.echo(f"warning: {path}: {len(numbers)} line(s) not in nginx's combined format "
                    f"skipped (line {shown})", err=True)  # fmt: skip
     slugs_known = set(project.reports)
-    views, skipped = views_by_deal(logs.requests, slugs_known, Pseudonyms.of_project(cache))
-    if skipped.foreign:
-        click.echo(f"warning: {skipped.foreign} request(s) for no deal room of this project "
-                   "skipped (another site, or a probe)", err=True)  # fmt: skip
     deals_dir = Path(options.deals_dir or config.docs_dir)
     with _user_errors():
         team = AccessList.load(config_file.resolve().parent / TEAM_ACCESS_FILE)
         access_lists = {slug: AccessList.load(deals_dir / slug / ACCESS_FILE)
                         for slug in sorted(slugs_known)}  # fmt: skip
+    tokens = {slug: {v.token: v.username for v in access.viewers if v.token}
+              for slug, access in access_lists.items()}  # fmt: skip
+    views, skipped = views_by_deal(logs.requests, slugs_known, Pseudonyms.of_project(cache), tokens)
+    if skipped.foreign:
+        click.echo(f"warning: {skipped.foreign} request(s) for no deal room of this project "
+                   "skipped (another site, or a probe)", err=True)  # fmt: skip
     saved = SavedActivity()
     path = cache / ACTIVITY_FILE if cache is not None else None
     if save and path is not None:
@@ -598,8 +600,16 @@ def _report(result: PublishResult) -> None:
               help="How the deal rooms are published: encrypted links carry the key, nginx "
                    "links ask for the user name and password.")  # fmt: skip
 @deals_dir_option
+@config_option
 def share(
-    username: str, deal: str, base_url: str, domain: str, page: str, mode: str, deals_dir: Path
+    username: str,
+    deal: str,
+    base_url: str,
+    domain: str,
+    page: str,
+    mode: str,
+    deals_dir: Path,
+    config_file: Path,
 ) -> None:
     """Print a link to a deal room (or one of its pages) for USERNAME.
 
@@ -639,7 +649,14 @@ def share(
         )
     if not access_list.salt:
         raise click.ClickException(f"publish '{deal}' with --mode encrypted first")
-    click.echo(page_url + share_fragment(password, unb64(access_list.salt)))
+    fragment = share_fragment(password, unb64(access_list.salt))
+    _, options = _project_config(config_file)
+    if options.share_link_tokens:  # see README, "Engagement"
+        if not viewer.token:
+            raise click.ClickException(f"publish '{deal}' with --mode encrypted first, so "
+                                       f"that '{username}' gets a share-link token")  # fmt: skip
+        fragment += f"&viewer={viewer.token}"
+    click.echo(page_url + fragment)
 
 
 # The names `share --page` takes for the overview, besides its file name.

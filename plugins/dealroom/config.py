@@ -109,6 +109,12 @@ class DealRoomConfig(Config):
 
     # Engagement (seller-only: `dealroom activity`, the dashboard and the scorecard)
 
+    share_link_tokens = c.Type(bool, default=False)
+    """Encrypted mode: give each viewer's share link a keys file of its own, named by a
+    random token (kept in the deal's access.yml), so that the static host's log shows
+    which viewer's share link was opened, and when. Off by default: it is a signal the
+    reader cannot see. See the README, "Engagement"."""
+
     activity_retention_days = c.Type(int, default=180)
     """How many days of page views `dealroom activity --save` keeps in the cache folder;
     older views are dropped at every save. At least 1."""

@@ -38,6 +38,7 @@ USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # line break that would add a line to the password file) is refused.
 HASH_PATTERN = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 MAX_ACCESS_FILE = 1_000_000
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16)
 
 
 class AccessError(Exception):
@@ -51,6 +52,9 @@ class Viewer:
     hash: str = ""
     forwardable: bool = False  # the one credential a champion may pass on
     added: str = ""
+    # The random name of the viewer's own key file in encrypted mode, when share links
+    # are told apart (`share_link_tokens`): not secret, it is in the link.
+    token: str = ""
 
 
 @dataclass
@@ -85,7 +89,12 @@ class AccessList:
 
     def save(self) -> None:
         header = "# Managed by `dealroom access`: password hashes only, never passwords.\n"
-        data: dict = {"viewers": [vars(viewer) for viewer in self.viewers]}
+        data: dict = {
+            "viewers": [
+                {key: value for key, value in vars(viewer).items() if key != "token" or value}
+                for viewer in self.viewers
+            ]
+        }
         if self.salt:
             data["encryption_salt"] = self.salt
         write_atomically(self.path, header + yaml.safe_dump(data, sort_keys=False))
@@ -111,7 +120,11 @@ def _viewer(path: Path, index: int, entry: object) -> Viewer:
             f"`dealroom access rotate {username}` to set a new password"
         )
     name, added = str(entry.get("name") or ""), str(entry.get("added") or "")
-    return Viewer(username, name, hashed, bool(entry.get("forwardable")), added)
+    token = str(entry.get("token") or "")
+    if token and not TOKEN_PATTERN.match(token):
+        raise AccessError(f"{where}.token: not a token written by dealroom; delete the line "
+                          "and publish again to get a new one")  # fmt: skip
+    return Viewer(username, name, hashed, bool(entry.get("forwardable")), added, token)
 
 
 def grants(scope: str, access: AccessList) -> set[str]:

@@ -48,13 +48,18 @@ class CannotCarry(Exception):
 
 
 def deal_fingerprints(
-    site: Path, deal_assets: Iterable[str], branding: Branding, salt: str, granted: set[str]
+    site: Path,
+    deal_assets: Iterable[str],
+    branding: Branding,
+    salt: str,
+    granted: set[str],
+    tokens: Iterable[str] = (),
 ) -> dict[str, str]:
     """A deal's two fingerprints, as release.json records them; `site` is its built,
     not yet encrypted site."""
     return {
         "content": content_fingerprint(site, deal_assets, branding),
-        "slots": slots_fingerprint(salt, granted),
+        "slots": slots_fingerprint(salt, granted, tokens),
     }
 
 
@@ -71,10 +76,14 @@ def content_fingerprint(site: Path, deal_assets: Iterable[str], branding: Brandi
     return digest(json.dumps(recipe, sort_keys=True), tree_digest(site, skip=sitemaps))
 
 
-def slots_fingerprint(salt: str, granted: set[str]) -> str:
-    """What decides a deal's key slots: how keys are derived, and from whose passwords."""
+def slots_fingerprint(salt: str, granted: set[str], tokens: Iterable[str] = ()) -> str:
+    """What decides a deal's key slots: how keys are derived, from whose passwords, and
+    the share-link tokens naming a viewer's own keys file (none: as before there were)."""
     kdf = {"name": "PBKDF2", "hash": "SHA-256", "iterations": ITERATIONS, "salt": salt}
-    text = json.dumps({"kdf": kdf, "grants": sorted(granted)}, sort_keys=True)
+    recipe: dict = {"kdf": kdf, "grants": sorted(granted)}
+    if named := sorted(token for token in tokens if token):
+        recipe["tokens"] = named
+    text = json.dumps(recipe, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -11,7 +11,9 @@ Format version 1 (locked by tests/fixtures/encrypted-v1.json):
 - `dealroom-keys.json` holds one *key slot* per viewer: the content key encrypted the
   same way under that viewer's key, which is PBKDF2-HMAC-SHA256(password, the deal's
   random salt, 600,000 iterations). Slots carry no names, so the file reveals nothing
-  but how many viewers there are.
+  but how many viewers there are. With `share_link_tokens`, each viewer's slot is also
+  in `dealroom-keys/<token>.json`, a keys file of one slot under the viewer's random
+  token, which their share link (`#key=…&viewer=<token>`) fetches instead.
 - A page's file is a password page (no title or text of the deal; it names only the
   seller, see access_pages.py) that holds the page's envelope; `dealroom/unlock.js`
   derives the key in the browser with WebCrypto, opens a slot, decrypts the page and
@@ -27,7 +29,7 @@ import mimetypes
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,6 +42,7 @@ VERSION = 1
 ITERATIONS = 600_000
 ASSOCIATED_DATA = b"dealroom:1"
 KEYS_FILE = "dealroom-keys.json"
+VIEWER_KEYS = "dealroom-keys"  # one keys file per share-link token, when they are on
 UNLOCK_SCRIPT = "dealroom/unlock.js"
 BLOBS_DIR = "dealroom/blobs"
 SEARCH_INDEX = "search/search_index.json"
@@ -79,10 +82,10 @@ def decrypt(key: bytes, envelope: dict) -> bytes:
     return AESGCM(key).decrypt(unb64(envelope["iv"]), unb64(envelope["data"]), ASSOCIATED_DATA)
 
 
-def key_slots(content_key: bytes, viewer_keys: list[bytes], salt: bytes) -> dict:
-    """The keys file: the content key wrapped once per viewer, in random order."""
-    slots = [encrypt(key, content_key) for key in viewer_keys]
-    slots.sort(key=lambda slot: slot["iv"])  # no order that hints at who is who
+def keys_file(slots: list[dict], salt: bytes) -> dict:
+    """A keys file holding `slots` (the content key, each wrapped under one viewer's
+    key), in an order that hints at nothing: by their random IVs."""
+    slots = sorted(slots, key=lambda slot: slot["iv"])
     return {
         "format": KEYS_FORMAT,
         "version": VERSION,
@@ -98,6 +101,9 @@ def key_slots(content_key: bytes, viewer_keys: list[bytes], salt: bytes) -> dict
 class SiteKeys:
     salt: bytes
     viewer_keys: list[bytes]  # derived from the viewers' and the team's passwords
+    # For each of `viewer_keys`, the token naming that viewer's own keys file
+    # (VIEWER_KEYS/<token>.json, fetched by their share links), or "" for none.
+    tokens: list[str] = field(default_factory=list)
 
 
 def encrypt_site(
@@ -106,9 +112,15 @@ def encrypt_site(
     """Turn a built deal site into its encrypted form, in place. Its password pages name
     what `branding` holds (the seller, perhaps its contact), nothing else."""
     content_key = AESGCM.generate_key(bit_length=256)
-    (site / KEYS_FILE).write_text(
-        json.dumps(key_slots(content_key, keys.viewer_keys, keys.salt)), encoding="utf-8"
-    )
+    slots = [encrypt(key, content_key) for key in keys.viewer_keys]
+    (site / KEYS_FILE).write_text(json.dumps(keys_file(slots, keys.salt)), encoding="utf-8")
+    # A viewer's share link fetches their own slot under a random name, so that the
+    # host's log can tell which share link was opened (see README, "Engagement").
+    for token, slot in zip(keys.tokens, slots, strict=False):
+        if token:
+            path = site / VIEWER_KEYS / f"{token}.json"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(json.dumps(keys_file([slot], keys.salt)), encoding="utf-8")
     # Deal assets get opaque names; pages learn the mapping from inside their envelope.
     blobs: dict[str, str] = {}
     (site / BLOBS_DIR).mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +107,7 @@ def publish(
         _configure_nginx(out, listen, domain)
     access = _current_access(config_file)
     with_contact = _access_page_contact(config_file)
+    share_link_tokens = _publish_option(config_file, "share_link_tokens")
     live = _live_release(out)
     # First of all, today's access lists for what is live now: a revoked password stops
     # working even if the build below fails or is interrupted.
@@ -114,7 +116,7 @@ def publish(
     def assemble(staging: Path, result: PublishResult) -> None:
         build_dir = _build_dir(config_file, out) or staging / "build"
         built = _build(config_file, build_dir)
-        assembly = _Assembly(staging, live, mode, access, result, with_contact)
+        assembly = _Assembly(staging, live, mode, access, result, with_contact, share_link_tokens)
         assembly.build = build_dir
         assembly.run(built, Credentials(config_file.resolve().parent))
 
@@ -218,8 +220,13 @@ def _current_access(config_file: Path) -> CurrentAccess:
 def _access_page_contact(config_file: Path) -> bool:
     """The `access_page_contact` option: whether the public sign-in and 401 pages name
     the seller's contact."""
+    return _publish_option(config_file, "access_page_contact")
+
+
+def _publish_option(config_file: Path, name: str) -> bool:
+    """One of the plugin's yes-or-no options for publishing."""
     try:
-        return bool(plugin_option(config_file, "access_page_contact"))
+        return bool(plugin_option(config_file, name))
     except BuildError as error:
         raise PublishError(f"{error}; nothing was published") from None
 
@@ -257,6 +264,7 @@ class _Assembly:
         access: CurrentAccess,
         result: PublishResult,
         with_contact: bool = False,
+        share_link_tokens: bool = False,
     ) -> None:
         self.staging = staging
         self.build = staging / "build"  # where the deals were built: see publish()
@@ -269,6 +277,7 @@ class _Assembly:
         self.previous = previous if previous is not None and previous.mode == mode else None
         self.record = ReleaseRecord(mode, str(access.team.path))
         self.with_contact = with_contact  # name the seller's contact on the public pages
+        self.share_link_tokens = share_link_tokens  # a keys file per viewer (encrypted)
         self.brandings: list[Branding] = []  # of the deals published now
 
     def run(self, built: BuildResult, credentials: Credentials) -> PublishResult:
@@ -318,11 +327,13 @@ class _Assembly:
         self.brandings.append(branding)
         entry: dict[str, Any] = {"access": str(viewers.path)}
         if self.mode == "encrypted":
-            holders = _slot_holders(slug, viewers, self.access.team, self.passwords)
+            holders = _slot_holders(
+                slug, viewers, self.access.team, self.passwords, self.share_link_tokens
+            )
             granted = holders.granted
             # Of the plain site, before encrypting it changes it.
             entry[FINGERPRINTS] = deal_fingerprints(
-                site, folder.assets, branding, holders.salt, granted
+                site, folder.assets, branding, holders.salt, granted, holders.tokens
             )
             carried = self._carry(slug, entry[FINGERPRINTS], granted, holders.salt)
             if carried is not None:
@@ -426,20 +437,34 @@ class _SlotHolders:
     salt: str  # base64: the deal's, from its access file
     passwords: list[str]
     granted: set[str]  # their grants (see access.grants)
+    tokens: list[str]  # for each password, its viewer's share-link token ("" for none)
 
 
 def _slot_holders(
-    slug: str, viewers: AccessList, team: AccessList, passwords: dict[str, dict[str, str]]
+    slug: str,
+    viewers: AccessList,
+    team: AccessList,
+    passwords: dict[str, dict[str, str]],
+    with_tokens: bool = False,
 ) -> _SlotHolders:
     """The deal's salt and the password of each viewer and team member whose current
-    password is kept on this machine, and who those let in. A password missing from the
-    credentials file, or one that no longer matches its hash (rotated elsewhere), gets
-    no key slot. Quick: a bcrypt check per password at cost 5, no key derivation."""
+    password is kept on this machine, and who those let in; `with_tokens`, the deal's
+    viewers' share-link tokens too. A password missing from the credentials file, or one
+    that no longer matches its hash (rotated elsewhere), gets no key slot. Quick: a
+    bcrypt check per password at cost 5, no key derivation."""
+    added = []
     if not viewers.salt:
         viewers.salt = b64(os.urandom(16))
-        viewers.save()  # the salt is not secret; committing it keeps share links stable
-        log.info(f"dealroom: added an encryption salt to {viewers.path}; commit it")
+        added.append("an encryption salt")
+    if with_tokens and any(not viewer.token for viewer in viewers.viewers):
+        for viewer in viewers.viewers:
+            viewer.token = viewer.token or secrets.token_urlsafe(16)
+        added.append("share-link tokens")
+    if added:
+        viewers.save()  # neither is secret; committed, share links stay stable
+        log.info(f"dealroom: added {' and '.join(added)} to {viewers.path}; commit it")
     keys: list[str] = []
+    tokens: list[str] = []
     granted: set[str] = set()
     for scope, access in ((slug, viewers), (TEAM, team)):
         for viewer in access.viewers:
@@ -452,16 +477,18 @@ def _slot_holders(
                 )
                 continue
             keys.append(password)
+            tokens.append(viewer.token if with_tokens and scope == slug else "")
             granted |= grants(scope, AccessList(access.path, [viewer]))
     if not keys:
         raise AccessError("nobody could open it: add a viewer or a team member first")
-    return _SlotHolders(viewers.salt, keys, granted)
+    return _SlotHolders(viewers.salt, keys, granted, tokens)
 
 
 def _site_keys(holders: _SlotHolders) -> SiteKeys:
     """The slow part of encrypting a deal: PBKDF2 with 600,000 iterations per slot."""
     salt = unb64(holders.salt)
-    return SiteKeys(salt, [derive_key(password, salt) for password in holders.passwords])
+    keys = [derive_key(password, salt) for password in holders.passwords]
+    return SiteKeys(salt, keys, holders.tokens)
 
 
 def _keys_salt(site: Path) -> str | None:

@@ -33,6 +33,10 @@ from .access_log import SUCCESS, Request, deal_of, page_of
 VISIT_GAP = dt.timedelta(minutes=30)
 QUIET_DAYS = 14  # no buyer-side view for this long while plan steps are due: flagged
 BUSINESS_CASE = "business-case/"
+SHARE_LINK = "share link"  # the page of a view that is a share link opened (encrypted)
+# Where a share link's own keys file is (publish/encryption.py's VIEWER_KEYS, which a
+# test holds this to): not imported, so that a build does not load the cryptography.
+VIEWER_KEYS = "dealroom-keys"
 ACTIVITY_FILE = "activity.json"  # in the cache folder
 SALT_FILE = "activity-salt"  # beside it: the key of the pseudonyms
 FORMAT = 1
@@ -143,9 +147,14 @@ class Pseudonyms:
 
 
 def views_by_deal(
-    requests: list[Request], slugs: set[str], pseudonyms: Pseudonyms
+    requests: list[Request],
+    slugs: set[str],
+    pseudonyms: Pseudonyms,
+    tokens: dict[str, dict[str, str]] | None = None,
 ) -> tuple[dict[str, list[View]], Skipped]:
-    """The page views of signed-in viewers in `requests`, per deal of `slugs`."""
+    """The page views of signed-in viewers in `requests`, per deal of `slugs`; and in
+    encrypted mode, where nobody signs in, the share links opened (`tokens`: per deal,
+    each viewer's share-link token -> their username)."""
     views: dict[str, list[View]] = {slug: [] for slug in slugs}
     foreign = unsigned = not_pages = 0
     for request in requests:
@@ -153,10 +162,17 @@ def views_by_deal(
         if found is None:
             foreign += 1
             continue
+        slug, inside = found
+        opened = _share_link(inside, (tokens or {}).get(slug, {}))
+        if opened and request.status in SUCCESS:
+            views[slug].append(View(
+                request.at, opened, SHARE_LINK,
+                pseudonyms.network(request.address), pseudonyms.of("browser", request.agent),
+            ))  # fmt: skip
+            continue
         if not request.user or request.status not in SUCCESS:
             unsigned += 1
             continue
-        slug, inside = found
         page = page_of(inside)
         if page is None or request.method not in ("GET", "HEAD"):
             not_pages += 1
@@ -166,6 +182,14 @@ def views_by_deal(
             pseudonyms.network(request.address), pseudonyms.of("browser", request.agent),
         ))  # fmt: skip
     return views, Skipped(0, foreign, unsigned, not_pages)
+
+
+def _share_link(inside: str, tokens: dict[str, str]) -> str | None:
+    """Whose share link a deal-relative path is the keys file of, if any."""
+    folder, _, name = inside.partition("/")
+    if folder != VIEWER_KEYS or not name.endswith(".json"):
+        return None
+    return tokens.get(name.removesuffix(".json"))
 
 
 def identify(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .activity import DealActivity, Person, ViewerSummary, summarise
+from .activity import SHARE_LINK, DealActivity, Person, ViewerSummary, summarise
 
 
 def deal_report(
@@ -17,7 +17,9 @@ def deal_report(
     deal's viewers in its access list now, read or not."""
     summaries = summarise(activity, since)
     read = {summary.person.username for summary in summaries}
-    opened_case = {s.person.username for s in summaries if s.business_case is not None}
+    # Pages are known for views that signed in; of a share link opened, only that it was.
+    opened_case = {s.person.username for s in summaries
+                   if s.business_case is not None or set(s.pages) == {SHARE_LINK}}  # fmt: skip
     buyer = [s for s in summaries if s.person.side != "team"]
     last_buyer_view = max((s.last for s in buyer if s.person.side == "buyer"), default=None)
     return {
@@ -71,11 +73,16 @@ def as_text(report: dict[str, Any]) -> list[str]:
              + (f", last buyer view {last}" if last else ", no buyer view yet")]  # fmt: skip
     for viewer in report["viewers"]:
         case = viewer["business_case_opened"]
-        lines.append(
-            f"  {viewer['label']}: {_count(viewer['visits'], 'visit')}, "
-            f"{_count(viewer['page_views'], 'page view')}, {viewer['first']} to "
-            f"{viewer['last']}; business case " + (f"opened {case}" if case else "not opened")
-        )
+        if set(viewer["pages"]) == {SHARE_LINK}:  # encrypted mode: no pages in the log
+            lines.append(f"  {viewer['label']}: opened their share link "
+                         f"{_count(viewer['page_views'], 'time')}, {viewer['first']} to "
+                         f"{viewer['last']}")  # fmt: skip
+        else:
+            lines.append(
+                f"  {viewer['label']}: {_count(viewer['visits'], 'visit')}, "
+                f"{_count(viewer['page_views'], 'page view')}, {viewer['first']} to "
+                f"{viewer['last']}; business case " + (f"opened {case}" if case else "not opened")
+            )
         if viewer["forwardable"] and (viewer["networks"] > 1 or viewer["browsers"] > 1):
             lines.append(
                 f"    forwarding signal: opened from {_count(viewer['networks'], 'network')} "

@@ -62,6 +62,16 @@
     return null;
   }
 
+  // A share link's own keys file; null if there is none (any more).
+  async function viewerKeys(token) {
+    try {
+      const response = await fetch(new URL(`dealroom-keys/${token}.json`, root), { cache: "no-store" });
+      return response.ok ? await response.json() : null;
+    } catch (unreachable) {
+      return null;
+    }
+  }
+
   async function decryptedUrl(key, path, type) {
     const bytes = await open(key, await fetchJson(path));
     return URL.createObjectURL(new Blob([bytes], { type }));
@@ -171,10 +181,14 @@
   // device (if remembered), an open tab of this deal room. The form shows only after.
   async function start() {
     status.hidden = false;
-    const shared = location.hash.match(/^#key=([A-Za-z0-9_-]+)$/);
+    // `&viewer=<token>` (share_link_tokens): the link's own keys file, whose fetch in the
+    // host's log tells the seller which share link was opened; the common one otherwise.
+    const shared = location.hash.match(/^#key=([A-Za-z0-9_-]+)(?:&viewer=([A-Za-z0-9_-]{22}))?$/);
     if (shared) {
       history.replaceState(null, "", location.pathname + location.search); // out of sight
-      if (await unlock(fromBase64Url(shared[1]), false)) return;
+      const raw = fromBase64Url(shared[1]);
+      const own = shared[2] ? await viewerKeys(shared[2]) : null;
+      if ((own && (await unlock(raw, false, own))) || (await unlock(raw, false))) return;
     }
     const stored = sessionStorage.getItem(storageKey) || localStorage.getItem(storageKey);
     if (stored) {
