@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     NGINX,
     Host,
@@ -68,7 +69,8 @@ def test_parses_nginx_combined_lines_and_refuses_anything_else() -> None:
         '10.0.0.1 - a b\\x22c [12/Nov/2026:09:14:03 +0000] "GET / HTTP/1.1" 401 0 "-" "x"'
     )
     assert odd is not None and odd.user == "a b\\x22c" and odd.status == 401
-    for bad in ("", "garbage", line[:40], line.replace("Nov", "Noe"),
+    escape = line.replace("maria.chen", "maria\x1b[2Jchen")  # raw: nginx would write \x1B
+    for bad in ("", "garbage", line[:40], line.replace("Nov", "Noe"), escape,
                 line.replace("12/Nov", "31/Nov"), line.replace('"GET /fjord', '"GET fjord'),
                 line.replace(" HTTP/1.1", "")):  # fmt: skip
         assert parse_line(bad) is None, bad
@@ -333,6 +335,29 @@ def _level(card: dict, section: str) -> int:
     return card["sections"][section]["level"]
 
 
+@nginx_needed
+def test_saving_drops_views_older_than_the_retention(served) -> None:
+    project, log, _ = served
+    set_option(project, "activity_retention_days", 2)
+    rotated = str(log.parent / "access.log.*.gz")  # Ingrid's reading of three days ago
+    saved = activity(project, "--log", str(log), "--log", rotated, "--save")
+    assert saved.returncode == 0, saved.stderr
+    assert "2 view(s) older than 2 days dropped" in saved.stderr
+    kept = json.loads((project / ".cache" / "dealroom" / "activity.json").read_text())
+    ingrid = [v for v in kept["deals"]["fjordline"]["views"] if v[1] == "ingrid"]
+    assert len(ingrid) == 2 and all(v[0][:10] == TODAY.isoformat() for v in ingrid)
+    set_option(project, "activity_retention_days", 0)
+    refused = activity(project, "--log", str(log), "--save")
+    assert refused.returncode == 1 and "activity_retention_days: give 1 or more" in refused.stderr
+
+
+def set_option(project: Path, name: str, value: object) -> None:
+    config_file = project / "mkdocs.yml"
+    config = yaml.safe_load(config_file.read_text())
+    next(p for p in config["plugins"] if isinstance(p, dict))["dealroom"][name] = value
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 def test_activity_errors_are_sentences(project: Path, tmp_path: Path) -> None:
     missing = activity(project, "--log", str(tmp_path / "nope.log"))
     assert missing.returncode == 1 and "nope.log: cannot be read as an access log" in missing.stderr
@@ -451,10 +476,7 @@ def test_share_link_tokens_tell_which_share_link_was_opened(
     text = activity(project, "--log", str(host.log)).stdout
     assert "Ingrid Solberg (Finance Director, champion): opened their share link 1 time" in text
     # Turned off: no viewer's keys file, links without a token, every slot made anew.
-    options = project / "mkdocs.yml"
-    options.write_text(
-        options.read_text().replace("share_link_tokens: true", "share_link_tokens: false")
-    )
+    set_option(project, "share_link_tokens", False)
     again = publish(project / "mkdocs.yml", served_dir, mode="encrypted")
     assert again.carried == []
     assert not (served_dir / "current" / "sites" / "fjordline" / "dealroom-keys").exists()

@@ -32,6 +32,7 @@ LINE = re.compile(
 TIME = re.compile(r"(\d{2})/(\w{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # terminal escapes and the like
 SUCCESS = frozenset({200, 206, 304})  # a page the viewer got (304: from their cache)
 
 
@@ -83,7 +84,10 @@ def read_logs(paths: list[Path]) -> LogFiles:
 
 def parse_line(text: str) -> Request | None:
     """The request a `combined` log line records, or None for anything else."""
-    match = LINE.fullmatch(text.rstrip("\r\n"))
+    text = text.rstrip("\r\n")
+    if CONTROL.search(text):  # nginx writes them as \xHH: a line with one is not nginx's
+        return None
+    match = LINE.fullmatch(text)
     if match is None:
         return None
     at = _time(match["time"])
