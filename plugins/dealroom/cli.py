@@ -59,6 +59,7 @@ from .seller.activity_report import as_text, deal_report
 from .seller.scoring import SECTIONS, ScoringRules, score_deal
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
+MAX_RETENTION_DAYS = 3650  # activity_retention_days
 NEXT_STEPS = """\
 Created {path}. Fill in, in this order:
   1. stakeholders: your champion first, then everyone on both sides
@@ -152,7 +153,7 @@ def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
     if gate:
         saved = _saved_activity(config_file)
         for folder in result.deals:
-            readers = saved.reader_roles(folder.slug)
+            readers = saved.reader_roles(folder.slug, dt.date.today())
             card = score_deal(folder, result.logs[folder.slug], result.rules, readers)
             if not card.passed:
                 failed += 1
@@ -176,7 +177,8 @@ def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
         click.echo(f"{report.slug}: not scored, {len(report.problems)} error(s); "
                    "run `dealroom check`", err=True)  # fmt: skip
     saved = _saved_activity(config_file)
-    cards = [score_deal(f, project.logs[f.slug], rules, saved.reader_roles(f.slug))
+    today = dt.date.today()
+    cards = [score_deal(f, project.logs[f.slug], rules, saved.reader_roles(f.slug, today))
              for f in project.folders]  # fmt: skip
     if as_json:
         click.echo(json.dumps([card.as_dict() for card in cards], indent=2))
@@ -218,6 +220,10 @@ def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
     help="Only views on or after this day (YYYY-MM-DD, UTC).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for tooling.")
+@click.option("--mode", type=click.Choice(MODES), default="nginx", show_default=True,
+              help="How the deal rooms were published: nginx logs who signed in; an "
+                   "encrypted deal room's host logs only share links opened (with "
+                   "share_link_tokens).")  # fmt: skip
 @click.option(
     "--save",
     is_flag=True,
@@ -230,6 +236,7 @@ def activity(
     log_paths: tuple[str, ...],
     since: dt.datetime | None,
     as_json: bool,
+    mode: str,
     save: bool,
     config_file: Path,
 ) -> None:
@@ -240,8 +247,9 @@ def activity(
     cache = cache_folder(config_file.resolve().parent, options.cache_dir)
     if save and cache is None:
         raise click.ClickException('--save needs a cache folder; cache_dir is set to ""')
-    if options.activity_retention_days < 1:
-        raise click.ClickException(f"{config_file}: activity_retention_days: give 1 or more")
+    if not 1 <= options.activity_retention_days <= MAX_RETENTION_DAYS:
+        raise click.ClickException(f"{config_file}: activity_retention_days: give a number "
+                                   f"of days from 1 to {MAX_RETENTION_DAYS}")  # fmt: skip
     try:
         logs = read_logs(_log_files(log_paths))
     except LogError as error:
@@ -258,7 +266,8 @@ def activity(
                         for slug in sorted(slugs_known)}  # fmt: skip
     tokens = {slug: {v.token: v.username for v in access.viewers if v.token}
               for slug, access in access_lists.items()}  # fmt: skip
-    views, skipped = views_by_deal(logs.requests, slugs_known, Pseudonyms.of_project(cache), tokens)
+    pseudonyms = Pseudonyms.of_project(cache)
+    views, skipped = views_by_deal(logs.requests, slugs_known, pseudonyms, tokens, mode)
     if skipped.foreign:
         click.echo(f"warning: {skipped.foreign} request(s) for no deal room of this project "
                    "skipped (another site, or a probe)", err=True)  # fmt: skip
@@ -315,7 +324,8 @@ def _saved_activity(config_file: Path) -> SavedActivity:
 
 
 def _log_files(given: tuple[str, ...]) -> list[Path]:
-    """The log files named, each pattern (`*`, `?`, `[`) expanded in name order."""
+    """The log files named, each pattern (`*`, `?`, `[`) expanded in name order; a file
+    named twice (a pattern that matches a file also given) is read once."""
     files: list[Path] = []
     for name in given:
         if any(mark in name for mark in "*?["):
@@ -325,7 +335,7 @@ def _log_files(given: tuple[str, ...]) -> list[Path]:
             files += matched
         else:
             files.append(Path(name))
-    return files
+    return list({path.resolve(): path for path in files}.values())
 
 
 def _project_config(config_file: Path) -> tuple[MkDocsConfig, DealRoomConfig]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +25,16 @@ from urllib.parse import unquote
 
 # nginx escapes `"` and `\` inside quoted fields as \xHH, so a quoted field ends at the
 # first `"`. The user field is whatever a client sent when it failed to sign in (spaces
-# included): taken lazily up to the time.
+# included), up to the time; one with a `[` is not a user who signed in, and stays
+# unmatched (no pattern here backtracks more than a character, whatever a line holds).
 LINE = re.compile(
-    r'(?P<address>\S+) \S+ (?P<user>.+?) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" '
+    r'(?P<address>\S+) \S+ (?P<user>[^\[]+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" '
     r'(?P<status>\d{3}) (?:\d+|-) "[^"]*" "(?P<agent>[^"]*)"(?: "(?P<host>[^"]*)")?\s*'
 )
 TIME = re.compile(r"(\d{2})/(\w{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+MAX_LINE = 65_536  # characters; nginx's own request and header limits keep lines far shorter
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # terminal escapes and the like
 SUCCESS = frozenset({200, 206, 304})  # a page the viewer got (304: from their cache)
 
@@ -85,7 +88,7 @@ def read_logs(paths: list[Path]) -> LogFiles:
 def parse_line(text: str) -> Request | None:
     """The request a `combined` log line records, or None for anything else."""
     text = text.rstrip("\r\n")
-    if CONTROL.search(text):  # nginx writes them as \xHH: a line with one is not nginx's
+    if len(text) > MAX_LINE or CONTROL.search(text):  # nginx writes control bytes as \xHH
         return None
     match = LINE.fullmatch(text)
     if match is None:
@@ -116,12 +119,12 @@ def _time(text: str) -> dt.datetime | None:
                                               int(match[3]), int(match[4]), int(match[5]),
                                               int(match[6]))  # fmt: skip
     offset = dt.timedelta(hours=int(match[8]), minutes=int(match[9]))
-    zone = dt.timezone(offset if match[7] == "+" else -offset)
     try:
+        zone = dt.timezone(offset if match[7] == "+" else -offset)
         local = dt.datetime(year, month, day, hour, minute, second, tzinfo=zone)
-    except ValueError:
+        return local.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # no such offset or day, or past year 9999
         return None
-    return local.astimezone(dt.timezone.utc)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -131,7 +134,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         opener = gzip.open if compressed else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as stream:  # type: ignore[operator]
             yield from enumerate(stream, start=1)
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
         raise LogError(f"{path}: cannot be read as an access log ({error})") from None
 
 

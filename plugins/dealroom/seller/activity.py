@@ -139,6 +139,8 @@ class Pseudonyms:
     def network(self, address: str) -> str:
         try:
             ip = ipaddress.ip_address(address)
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # a dual-stack listener
+                ip = ip.ipv4_mapped
             prefix = 24 if ip.version == 4 else 48
             network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
         except ValueError:  # not an address (a proxy's placeholder): itself
@@ -151,10 +153,12 @@ def views_by_deal(
     slugs: set[str],
     pseudonyms: Pseudonyms,
     tokens: dict[str, dict[str, str]] | None = None,
+    mode: str = "nginx",
 ) -> tuple[dict[str, list[View]], Skipped]:
-    """The page views of signed-in viewers in `requests`, per deal of `slugs`; and in
-    encrypted mode, where nobody signs in, the share links opened (`tokens`: per deal,
-    each viewer's share-link token -> their username)."""
+    """Per deal of `slugs`, the page views of viewers who signed in (nginx `mode`) or
+    the share links opened (encrypted `mode`; `tokens`: per deal, each viewer's
+    share-link token -> their username). On a static host nobody signs in, and a user
+    name in its log is whatever a client sent: never taken as a viewer there."""
     views: dict[str, list[View]] = {slug: [] for slug in slugs}
     foreign = unsigned = not_pages = 0
     for request in requests:
@@ -163,14 +167,14 @@ def views_by_deal(
             foreign += 1
             continue
         slug, inside = found
-        opened = _share_link(inside, (tokens or {}).get(slug, {}))
+        opened = _share_link(inside, (tokens or {}).get(slug, {})) if mode != "nginx" else None
         if opened and request.status in SUCCESS:
             views[slug].append(View(
                 request.at, opened, SHARE_LINK,
                 pseudonyms.network(request.address), pseudonyms.of("browser", request.agent),
             ))  # fmt: skip
             continue
-        if not request.user or request.status not in SUCCESS:
+        if mode != "nginx" or not request.user or request.status not in SUCCESS:
             unsigned += 1
             continue
         page = page_of(inside)
@@ -214,6 +218,11 @@ def identify(
 
 
 # --- summaries --------------------------------------------------------------------------
+
+
+def day_of(view: View) -> dt.date:
+    """The day of a view where the build runs, as `as_of` (default: today there) is."""
+    return view.at.astimezone().date()
 
 
 def summarise(activity: DealActivity, since: dt.datetime | None = None) -> list[ViewerSummary]:
@@ -260,13 +269,13 @@ class Engagement:
     def of(cls, activity: DealActivity, as_of: dt.date, steps_due: bool) -> Engagement:
         buyer = [view for view in activity.views
                  if activity.people.get(view.username, Person("", "revoked")).side == "buyer"
-                 and view.at.date() <= as_of]  # fmt: skip
+                 and day_of(view) <= as_of]  # fmt: skip
 
         def viewers_within(days: int) -> int:
             start = as_of - dt.timedelta(days=days - 1)
-            return len({view.username for view in buyer if view.at.date() >= start})
+            return len({view.username for view in buyer if day_of(view) >= start})
 
-        last = max((view.at.date() for view in buyer), default=None)
+        last = max((day_of(view) for view in buyer), default=None)
         readers = sorted({view.username for view in buyer if view.page == BUSINESS_CASE})
         people = [activity.people[username] for username in readers]
         quiet = steps_due and (last is None or (as_of - last).days >= QUIET_DAYS)
@@ -316,17 +325,14 @@ class SavedActivity:
         """Add `views` to the deal's (a view already kept is kept once: the same log may
         be read again); the caller then says who every username in them is now."""
         kept = self.deals.setdefault(slug, DealActivity())
-        seen = set(kept.views)
-        kept.views = sorted([*kept.views, *(v for v in views if v not in seen)],
-                            key=lambda view: view.at)  # fmt: skip
+        kept.views = sorted(dict.fromkeys([*kept.views, *views]), key=lambda view: view.at)
         return kept
 
-    def reader_roles(self, slug: str) -> frozenset[str]:
-        """The stakeholder roles of buyer-side people who opened the deal's business case."""
+    def reader_roles(self, slug: str, as_of: dt.date) -> frozenset[str]:
+        """The stakeholder roles of buyer-side people who opened the deal's business case
+        by `as_of`, as the dashboard counts them."""
         activity = self.deals.get(slug, DealActivity())
-        people = [activity.people.get(view.username) for view in activity.views
-                  if view.page == BUSINESS_CASE]  # fmt: skip
-        return frozenset(p.role for p in people if p and p.side == "buyer" and p.role)
+        return Engagement.of(activity, as_of, steps_due=False).reader_roles
 
     def drop_before(self, start: dt.datetime) -> int:
         """Forget views before `start` (the retention period); how many went."""
