@@ -310,16 +310,16 @@ def test_blocked_step_puts_plan_at_risk() -> None:
     assert progress.percent_done == 50
 
 
-def test_fourteen_days_overdue_is_still_at_risk() -> None:
-    progress = plan_progress(deal([("planned", days(-14))]), TODAY)
+def test_six_days_overdue_is_at_risk() -> None:
+    progress = plan_progress(deal([("planned", days(-6))]), TODAY)
     assert progress.health == "at risk"
-    assert progress.overdue == 1
+    assert (progress.overdue, progress.at_risk, progress.stalled) == (1, 1, 0)
 
 
-def test_more_than_fourteen_days_overdue_is_off_track() -> None:
-    progress = plan_progress(deal([("planned", days(-15)), ("planned", days(3))]), TODAY)
+def test_seven_days_overdue_is_stalled_and_off_track() -> None:
+    progress = plan_progress(deal([("planned", days(-7)), ("planned", days(3))]), TODAY)
     assert progress.health == "off track"
-    assert progress.overdue == 1
+    assert (progress.overdue, progress.at_risk, progress.stalled) == (1, 0, 1)
 
 
 def test_done_step_long_past_due_is_not_off_track() -> None:
@@ -350,5 +350,5 @@ def test_progress_depends_on_the_as_of_date() -> None:
     plan = deal([("planned", dt.date(2027, 2, 1))])
     assert plan_progress(plan, dt.date(2027, 2, 1)).health == "on track"
     assert plan_progress(plan, dt.date(2027, 2, 2)).health == "at risk"
-    assert plan_progress(plan, dt.date(2027, 2, 15)).health == "at risk"
-    assert plan_progress(plan, dt.date(2027, 2, 16)).health == "off track"
+    assert plan_progress(plan, dt.date(2027, 2, 7)).health == "at risk"  # 6 days overdue
+    assert plan_progress(plan, dt.date(2027, 2, 8)).health == "off track"  # 7: stalled

@@ -28,11 +28,14 @@ from markupsafe import Markup
 
 from ..deal.figures import compute_figures, plan_progress
 from ..deal.loading import DealFolder
-from ..deal.model import Deal
+from ..deal.model import Deal, PlanStep
+from ..deal.plan import critical_path, late_for_event, step_flags
 from ..history.contributors import Contribution, ContributorLog, section_area, section_label
+from .timeline import build_timeline
 
 SECTION_TEMPLATE = "dealroom/sections/{kind}.html"
 PAGE_TEMPLATE = "dealroom/page.html"
+OVERVIEW_STEPS = 5  # the next open steps the overview's small timeline shows
 
 
 @dataclass(frozen=True)
@@ -163,12 +166,25 @@ def deal_context(
     Computed once per deal; `page_link` adds the one page-dependent helper."""
     deal = folder.deal
     plan_steps = deal.mutual_action_plan.ordered_steps()
+    fmt = Formatter(deal.locale, deal.currency, as_of)
+    late = {id(deal.mutual_action_plan.steps[index]) for index in late_for_event(deal)}
+
+    def flags_of(step: PlanStep) -> list[str]:
+        return step_flags(step, as_of, id(step) in late)
+
+    def side_name(step: PlanStep) -> str:
+        return deal.customer.name if deal.side_of(step) == "buyer" else deal.seller.name
+
     return {
         "deal": deal,
         "slug": folder.slug,
         "as_of": as_of,
         "show_missing": show_missing,
-        "fmt": Formatter(deal.locale, deal.currency, as_of),
+        "fmt": fmt,
+        "flags_of": flags_of,
+        "critical_path": critical_path(deal),
+        "timeline": build_timeline(deal, as_of, fmt.date, side_name),
+        "timeline_next": build_timeline(deal, as_of, fmt.date, side_name, limit=OVERVIEW_STEPS),
         "figures": compute_figures(deal.business_case),
         "progress": plan_progress(deal, as_of),
         "plan_steps": plan_steps,

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from .model import BusinessCase, Deal
+from .plan import late_for_event, step_flags
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ class PlanProgress:
     blocked: int
     overdue: int
     health: str  # "complete", "on track", "at risk", "off track" or "no plan"
+    at_risk: int = 0  # open steps 1 to 6 days overdue, or blocked
+    stalled: int = 0  # open steps 7 or more days overdue
+    late_for_event: int = 0  # open steps that cannot finish before the compelling event
 
     @property
     def percent_done(self) -> int:
@@ -120,21 +124,24 @@ class PlanProgress:
 
 
 def plan_progress(deal: Deal, as_of: dt.date) -> PlanProgress:
-    """Summarise the plan. Off track: go-live lands after the compelling event, or a step
-    is overdue by more than two weeks. At risk: anything overdue or blocked."""
+    """Summarise the plan by its steps' flags (see plan.step_flags). Off track: a step
+    stalled or late for the event, or go-live after the compelling event. At risk: a
+    step at risk (a few days overdue, or blocked). Else on track."""
     steps = deal.mutual_action_plan.steps
+    late = late_for_event(deal)
+    flags = [step_flags(step, as_of, index in late) for index, step in enumerate(steps)]
     done = sum(step.status == "done" for step in steps)
-    overdue_steps = [step for step in steps if step.is_overdue(as_of)]
-    blocked = sum(step.status == "blocked" for step in steps)
     event = deal.compelling_event
     late_go_live = bool(event and deal.go_live and deal.go_live > event.date)
+    count = {flag: sum(flag in found for found in flags)
+             for flag in ("at risk", "stalled", "late for the event")}  # fmt: skip
     if not steps:
         health = "no plan"
     elif done == len(steps):
         health = "complete"
-    elif late_go_live or any((as_of - step.due).days > 14 for step in overdue_steps):
+    elif late_go_live or count["stalled"] or count["late for the event"]:
         health = "off track"
-    elif overdue_steps or blocked:
+    elif count["at risk"]:
         health = "at risk"
     else:
         health = "on track"
@@ -142,9 +149,12 @@ def plan_progress(deal: Deal, as_of: dt.date) -> PlanProgress:
         total=len(steps),
         done=done,
         in_progress=sum(step.status == "in progress" for step in steps),
-        blocked=blocked,
-        overdue=len(overdue_steps),
+        blocked=sum(step.status == "blocked" for step in steps),
+        overdue=sum(step.is_overdue(as_of) for step in steps),
         health=health,
+        at_risk=count["at risk"],
+        stalled=count["stalled"],
+        late_for_event=count["late for the event"],
     )
 
 

@@ -38,6 +38,7 @@ from .files import (
 )
 from .includes import IncludeError, expand_includes, include_line
 from .model import Deal
+from .plan import schedule, with_dates
 from .yamlfile import Path_, YamlProblem, load_yaml, split_front_matter
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -202,7 +203,15 @@ def parse_deal_yaml(
         Problem(shown, message, dotted, *locate(_undotted(dotted)))
         for dotted, message in deal.reference_problems(context_files or [])
     ]
-    return (None if problems else deal), problems, warnings
+    if problems:
+        return None, problems, warnings
+    # The plan's rules and dependencies: dates resolved, or errors and warnings located.
+    planned = schedule(deal)
+    problems = [Problem(shown, message, dotted, *locate(_undotted(dotted)))
+                for dotted, message in planned.problems]  # fmt: skip
+    warnings += [Problem(shown, message, dotted, *locate(_undotted(dotted)))
+                 for dotted, message in planned.warnings]  # fmt: skip
+    return (None if problems else with_dates(deal, planned.dates)), problems, warnings
 
 
 def _capped(problems: list[Problem]) -> list[Problem]:

@@ -325,13 +325,37 @@ class BusinessCase(Model):
 # --- mutual action plan ---------------------------------------------------------------
 
 
+def _iso_date(value: Any) -> Any:
+    """A date written in quotes is still a date, not a rule (see deal/plan.py)."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
 class PlanStep(Model):
     """One dated step of the mutual action plan."""
 
     title: Text = Field(description="what gets done")
     owner: Text = Field(description="who does it (a stakeholder's name or a team)")
     side: Side | None = Field(default=None, description="buyer or seller; taken from the owner")
-    due: dt.date = Field(description="due date as YYYY-MM-DD")
+    id: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="a short name other steps refer to, e.g. security-review",
+    )  # fmt: skip
+    after: list[Text] = Field(
+        default_factory=list, description="the steps (id or title) that must be done first"
+    )
+    due: Annotated[dt.date | Text, BeforeValidator(_iso_date)] = Field(
+        description="due date as YYYY-MM-DD, or a rule such as 'compelling_event - 21d', "
+        "'signature + 1w' or 'security-review + 3d'",
+        examples=["2027-01-15"],
+    )
+    due_rule: str | None = Field(
+        default=None, description="the rule `due` was given as (set by dealroom)"
+    )
     status: PlanStatus = Field(default="planned", description="planned, in progress, done, blocked")
     phase: str | None = Field(default=None, description="e.g. security review, legal, procurement")
     start: dt.date | None = Field(default=None, description="start date")

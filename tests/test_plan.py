@@ -1,0 +1,206 @@
+"""The mutual action plan as a working plan: relative dates and dependencies resolved
+and validated with file, line and field; flags, the critical path and its slack against
+hand-computed examples; the timeline drawn the same way every time (a golden file) and
+readable in a real Chromium at 390 px."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+from conftest import REPO, browser_needed, make_deal, run_build, write_deal, write_project
+from dealroom.build.timeline import build_timeline
+from dealroom.deal.figures import plan_progress
+from dealroom.deal.loading import parse_deal_yaml
+from dealroom.deal.plan import critical_path, late_for_event, step_flags
+
+GOLDEN = Path(__file__).parent / "fixtures" / "timeline.svg"
+AS_OF = dt.date(2026, 11, 25)
+
+
+def plan_deal(steps: list[dict[str, Any]], **changes: Any) -> dict[str, Any]:
+    deal = make_deal(**changes)
+    deal["mutual_action_plan"]["steps"] = steps
+    return deal
+
+
+def parse(deal: dict[str, Any]):
+    return parse_deal_yaml(yaml.safe_dump(deal, sort_keys=False), "deals/fjordline/deal.yml")
+
+
+def step(title: str, due: Any, **more: Any) -> dict[str, Any]:
+    return {"title": title, "owner": "Ingrid Solberg", "due": due, **more}
+
+
+# A plan worked back from the compelling event (2027-04-01) and the signature (2027-01-15).
+WORKED_BACK = [
+    step("Security review", "compelling_event - 12w", id="security-review"),  # 2027-01-07
+    step("Legal redlines", "security-review + 5d", after=["security-review"]),  # 2027-01-12
+    step("Contract signed", "signature", id="signed", after=["Legal redlines"]),  # 2027-01-15
+    step("Kick-off", "signed + 1w", after=["signed"]),  # 2027-01-22
+    step("Go-live rehearsal", "compelling_event - 21d", after=["Kick-off"]),  # 2027-03-11
+    step("Training", "2027-02-01", owner="Tom Ashby"),  # no dependencies
+]
+
+
+def test_relative_dates_resolve_as_worked_by_hand() -> None:
+    deal, problems, warnings = parse(plan_deal(WORKED_BACK))
+    assert problems == [] and warnings == []
+    dues = {s.title: s.due for s in deal.mutual_action_plan.steps}
+    assert dues == {
+        "Security review": dt.date(2027, 1, 7),
+        "Legal redlines": dt.date(2027, 1, 12),
+        "Contract signed": dt.date(2027, 1, 15),
+        "Kick-off": dt.date(2027, 1, 22),
+        "Go-live rehearsal": dt.date(2027, 3, 11),
+        "Training": dt.date(2027, 2, 1),
+    }
+    rules = {s.title: s.due_rule for s in deal.mutual_action_plan.steps}
+    assert rules["Kick-off"] == "signed + 1w" and rules["Training"] is None
+
+
+def test_critical_path_and_slack() -> None:
+    deal, _, _ = parse(plan_deal(WORKED_BACK))
+    path = critical_path(deal)
+    assert path is not None
+    chain = [
+        "Security review",
+        "Legal redlines",
+        "Contract signed",
+        "Kick-off",
+        "Go-live rehearsal",
+    ]
+    assert [s.title for s in path.steps] == chain
+    assert path.ends == dt.date(2027, 3, 11)  # go-live (2027-03-01) is earlier
+    assert path.slack_days == 21  # to 2027-04-01
+    late, _, _ = parse(plan_deal([*WORKED_BACK[:4], step("Go-live rehearsal", "2027-04-06",
+                                                          after=["Kick-off"])]))  # fmt: skip
+    assert critical_path(late).slack_days == -5
+    assert critical_path(parse(plan_deal([WORKED_BACK[5]]))[0]) is None  # no dependencies
+
+
+def test_flags_as_sellers_talk_about_them() -> None:
+    deal, _, warnings = parse(plan_deal([
+        step("On time", "2026-11-30"),
+        step("Late a bit", "2026-11-19"),  # 6 days overdue
+        step("Late a week", "2026-11-18"),  # 7 days
+        step("Blocked", "2026-12-20", status="blocked"),
+        step("Done late", "2026-11-01", status="done", completed="2026-11-10"),
+        step("After the event", "2027-04-10", id="after-event"),
+        step("Before it, but needed by it", "2027-03-20", id="needed"),
+    ]))  # fmt: skip
+    deal_steps = deal.mutual_action_plan.steps
+    deal_steps[5].after.append("needed")  # the late step waits for this one
+    late = late_for_event(deal)
+    flags = {s.title: step_flags(s, AS_OF, i in late) for i, s in enumerate(deal_steps)}
+    assert flags == {
+        "On time": [], "Late a bit": ["at risk"], "Late a week": ["stalled"],
+        "Blocked": ["at risk"], "Done late": [],
+        "After the event": ["late for the event"],
+        "Before it, but needed by it": ["late for the event"],
+    }  # fmt: skip
+    [warning] = warnings
+    assert warning.field == "mutual_action_plan.steps[5].due"
+    assert "after the compelling event (2027-04-01)" in str(warning) and warning.line
+    progress = plan_progress(deal, AS_OF)
+    assert (progress.at_risk, progress.stalled, progress.late_for_event) == (2, 1, 2)
+    assert progress.health == "off track"
+
+
+@pytest.mark.parametrize(
+    ("steps", "field", "message"),
+    [
+        ([step("A", "2026-12-01", after=["Securty review"]), step("Security review", "2026-11-30")],
+         "steps[0].after[0]", "'Securty review' is no step of the plan; give a step's id or "
+                              "title; did you mean 'Security review'?"),
+        ([step("A", "compelling_evnt - 3d")], "steps[0].due",
+         "did you mean 'compelling_event'?"),
+        ([step("A", "B + 1d", id="a"), step("B", "a + 1d")], "steps[0].due",
+         "these steps wait for each other in a circle: 'A' -> 'B' -> 'A'"),
+        ([step("A", "2026-12-01", after=["A"])], "steps[0].after[0]", "cannot come after itself"),
+        ([step("A", "2026-12-01", id="x"), step("B", "2026-12-02", id="x")], "steps[1].id",
+         "'x' is the id of another step too"),
+        ([step("A", "2026-12-10", id="a"), step("B", "2026-12-01", after=["a"])], "steps[1].due",
+         "due 2026-12-01, before 'A' (due 2026-12-10), which it comes after"),
+        ([step("A", "go_live - 3d")], "steps[0].due",
+         "counts from go_live, which this deal has no date for"),
+        ([step("A", "signature + 3 months")], "steps[0].due", "is no date or step of the plan"),
+    ],
+)  # fmt: skip
+def test_plan_problems_name_file_line_and_field(steps, field, message) -> None:
+    changes = {"go_live": None} if "go_live" in str(steps) else {}
+    deal, problems, _ = parse(plan_deal(steps, **changes))
+    assert deal is None
+    [problem] = problems
+    assert problem.field == f"mutual_action_plan.{field}"
+    assert message in problem.message
+    assert str(problem).startswith(f"deals/fjordline/deal.yml:{problem.line}:")
+    assert problem.line is not None
+
+
+def test_dates_written_in_quotes_are_dates() -> None:
+    deal, problems, _ = parse(plan_deal([step("A", "2026-12-01")]))
+    assert problems == [] and deal.mutual_action_plan.steps[0].due == dt.date(2026, 12, 1)
+
+
+# --- the timeline --------------------------------------------------------------------------
+
+
+def render_timeline(deal) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(REPO / "plugins" / "dealroom" / "templates"),
+        autoescape=True,
+    )
+
+    def side(s) -> str:
+        return "Fjordline" if deal.side_of(s) == "buyer" else "Ledgerly"
+
+    timeline = build_timeline(deal, AS_OF, lambda day: day.isoformat(), side)
+    macro = env.get_template("dealroom/partials/timeline.html").module.timeline_svg
+    return str(macro(timeline)).strip() + "\n"
+
+
+def test_timeline_matches_its_golden_file() -> None:
+    deal, _, _ = parse(plan_deal([
+        *WORKED_BACK,
+        step("Overdue & <escaped>", "2026-11-20", owner="Tom Ashby"),
+        step("Blocked step with a title longer than the drawing allows", "2026-12-15",
+             status="blocked", start="2026-12-01"),
+        step("Discovery", "2026-11-01", status="done", completed="2026-11-01"),
+    ]))  # fmt: skip
+    drawn = render_timeline(deal)
+    if os.environ.get("DEALROOM_UPDATE_GOLDEN"):
+        GOLDEN.write_text(drawn, encoding="utf-8")
+    assert drawn == GOLDEN.read_text(encoding="utf-8"), "set DEALROOM_UPDATE_GOLDEN=1 to update"
+    assert "Overdue &amp; &lt;escaped&gt;: overdue" in drawn
+    assert "Blocked step with a title l…: blocked" in drawn  # cut, status in words
+    assert "<title>Blocked step with a title longer than the drawing allows (Fjordline)" in drawn
+
+
+@browser_needed
+def test_timeline_reads_at_390_px(tmp_path: Path, browser) -> None:
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "fjordline", plan_deal(WORKED_BACK))
+    site = run_build(project)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto((site / "fjordline" / "mutual-action-plan" / "index.html").as_uri())
+    drawing = page.query_selector(".dealroom-timeline svg")
+    box = drawing.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    heights = page.evaluate("[...document.querySelectorAll('.dealroom-timeline text')]"
+                            ".map(t => t.getBoundingClientRect().height)")  # fmt: skip
+    assert len(heights) == 6 + 4 and min(heights) >= 9  # six steps, four dated lines
+    labels = page.evaluate("[...document.querySelectorAll('.dealroom-timeline text')]"
+                           ".map(t => { const r = t.getBoundingClientRect(); "
+                           "return [r.left, r.right]; })")  # fmt: skip
+    assert all(left >= 0 and right <= 390 for left, right in labels)  # nothing cut off
+    assert drawing.get_attribute("role") == "img" and "Timeline of 6 plan steps" in (
+        drawing.get_attribute("aria-label")
+    )
+    assert page.inner_text("#critical-path ~ .dealroom-slack").startswith("21 days to spare")
