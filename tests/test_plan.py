@@ -204,3 +204,78 @@ def test_timeline_reads_at_390_px(tmp_path: Path, browser) -> None:
         drawing.get_attribute("aria-label")
     )
     assert page.inner_text("#critical-path ~ .dealroom-slack").startswith("21 days to spare")
+
+
+# --- the calendar feed and the spreadsheet ------------------------------------------------
+
+
+def test_plan_ics_holds_every_open_step_with_stable_uids(tmp_path: Path) -> None:
+    import icalendar
+
+    project = write_project(tmp_path / "project")
+    done = step("Discovery", "2026-11-01", status="done", completed="2026-11-01")
+    overdue = step("Late one", "2026-11-20", owner="Tom Ashby", notes="Waiting, again; see notes")
+    steps = [*WORKED_BACK, done, overdue]
+    write_deal(project / "deals", "fjordline", plan_deal(steps))
+    site = run_build(project)
+    raw = (site / "fjordline" / "plan.ics").read_bytes()
+    assert raw.startswith(b"BEGIN:VCALENDAR\r\n") and raw.endswith(b"END:VCALENDAR\r\n")
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))  # folded as RFC 5545 says
+    calendar = icalendar.Calendar.from_ical(raw)
+    assert str(calendar["x-wr-calname"]) == "Fjordline Shipping and Ledgerly: mutual action plan"
+    events = {str(event["summary"]): event for event in calendar.walk("VEVENT")}
+    assert set(events) == {
+        "Security review",
+        "Legal redlines",
+        "Contract signed",
+        "Kick-off",
+        "Go-live rehearsal",
+        "Training",
+        "Late one",
+        "Deadline: EU e-invoicing mandate takes effect",
+        "Contract signature (target)",
+        "Go-live",
+    }  # fmt: skip  (the done step is not in it)
+    kick_off = events["Kick-off"]
+    assert kick_off.decoded("dtstart") == dt.date(2027, 1, 22)
+    assert kick_off.decoded("dtend") == dt.date(2027, 1, 23)  # an all-day event
+    assert str(kick_off["description"]) == (
+        "Owner: Ingrid Solberg (Fjordline Shipping)\nStatus: planned"
+    )
+    late = events["Late one"]
+    assert str(late["description"]) == ("Owner: Tom Ashby (Ledgerly)\nStatus: planned, at risk\n"
+                                        "Waiting, again; see notes")  # fmt: skip
+    assert events["Go-live"].decoded("dtstart") == dt.date(2027, 3, 1)
+    uids = {summary: str(event["uid"]) for summary, event in events.items()}
+    assert uids["Contract signed"] == "fjordline-step-signed@dealroom"  # its id
+    assert len(set(uids.values())) == len(uids)
+    assert kick_off.decoded("dtstamp") == dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
+    # Built again unchanged: the same bytes. A date moved: the same UIDs, the new date.
+    assert (run_build(project) / "fjordline" / "plan.ics").read_bytes() == raw
+    steps[3] = step("Kick-off", "signed + 2w", after=["signed"])
+    write_deal(project / "deals", "fjordline", plan_deal(steps))
+    moved = icalendar.Calendar.from_ical(
+        (run_build(project) / "fjordline" / "plan.ics").read_bytes()
+    )
+    again = {str(event["summary"]): event for event in moved.walk("VEVENT")}
+    assert {s: str(e["uid"]) for s, e in again.items()} == uids
+    assert again["Kick-off"].decoded("dtstart") == dt.date(2027, 1, 29)
+    page = (site / "fjordline" / "mutual-action-plan" / "index.html").read_text()
+    assert 'href="../plan.ics">Add to your calendar</a>' in page
+    assert 'href="../plan.csv">Download as a spreadsheet</a>' in page
+
+
+def test_plan_csv_never_runs_a_formula(tmp_path: Path) -> None:
+    import csv
+
+    project = write_project(tmp_path / "project")
+    formula = '=HYPERLINK("http://evil.example","Click")'
+    steps = [step(formula, "2026-12-01"),
+             step("Plain step", "2026-12-02", notes="+1 day, @Per", after=[formula])]  # fmt: skip
+    write_deal(project / "deals", "fjordline", plan_deal(steps))
+    rows = list(csv.reader((run_build(project) / "fjordline" / "plan.csv").open(newline="")))
+    assert rows[0] == ["Due", "Step", "Owner", "Company", "Status", "Flags", "After", "Notes"]
+    assert rows[1][:5] == ["2026-12-01", "'=HYPERLINK(\"http://evil.example\",\"Click\")",
+                           "Ingrid Solberg", "Fjordline Shipping", "planned"]  # fmt: skip
+    assert rows[2][7] == "'+1 day, @Per" and rows[2][6].startswith("'=")
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

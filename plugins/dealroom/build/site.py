@@ -36,6 +36,7 @@ from ..deal.files import DEAL_FILE, DealFiles, Refused
 from ..deal.includes import is_snippets
 from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
+from .calendar import CALENDAR_FILE, PLAN_FILES, SPREADSHEET_FILE, plan_calendar, plan_spreadsheet
 from .csp import with_policy
 from .incremental import SiteCache, tree_digest
 from .progress import progress
@@ -143,10 +144,16 @@ class DealSitePlugin(BasePlugin):
         theme_files = {file.src_uri for file in site}
         for page in self.pages.values():
             site.append(File.generated(config, page.src_uri, content=page.source()))
+        deal, as_of = self.folder.deal, self.options.as_of
+        if deal.mutual_action_plan.steps:  # the plan as a calendar feed and a spreadsheet
+            calendar = plan_calendar(deal, self.folder.slug, as_of)
+            site.append(File.generated(config, CALENDAR_FILE, content=calendar))
+            spreadsheet = plan_spreadsheet(deal, as_of)
+            site.append(File.generated(config, SPREADSHEET_FILE, content=spreadsheet))
         deal_files = DealFiles.of(self.folder.path)
         for asset in self.folder.assets:
             self.step(asset)
-            if asset in theme_files:
+            if asset in theme_files or asset in PLAN_FILES:
                 raise DealBuildError("has the same path as one of the theme's files; rename it")
             try:
                 real = deal_files.published(asset)  # again: it may have changed since loading

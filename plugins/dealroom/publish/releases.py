@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..build.calendar import PLAN_FILES
 from ..build.progress import progress
 from ..build.project import DealReport
 from ..build.runner import (
@@ -333,7 +334,12 @@ class _Assembly:
             granted = holders.granted
             # Of the plain site, before encrypting it changes it.
             entry[FINGERPRINTS] = deal_fingerprints(
-                site, folder.assets, branding, holders.salt, granted, holders.tokens
+                site,
+                [*folder.assets, *PLAN_FILES],
+                branding,
+                holders.salt,
+                granted,
+                holders.tokens,
             )
             carried = self._carry(slug, entry[FINGERPRINTS], granted, holders.salt)
             if carried is not None:
@@ -341,7 +347,9 @@ class _Assembly:
             else:
                 staged = self.staging / "sites" / slug
                 link_tree(site, staged)  # the build keeps its plain files: see _replace_text
-                encrypt_site(staged, _site_keys(holders), folder.assets, branding)
+                # The plan's calendar and spreadsheet are the deal's too: encrypted alike.
+                files = [*folder.assets, *PLAN_FILES]
+                encrypt_site(staged, _site_keys(holders), files, branding)
         else:
             write_unauthorized_page(self.staging, f"{slug}.html", branding)
             link_tree(site, self.staging / "sites" / slug)  # never written to again
