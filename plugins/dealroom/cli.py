@@ -25,7 +25,7 @@ from .build.project import Project, cache_folder, load_project
 from .build.rendering import page_specs
 from .build.runner import BuildError, build_project
 from .build.shards import Shard, ShardError, effective_shard
-from .config import DealRoomConfig, load_limits, load_options
+from .config import DealRoomConfig, load_limits, load_options, plugin_as_of
 from .deal.files import ACCESS_FILE, DEAL_FILE, INTERNAL_DIR
 from .deal.loading import RESERVED_SLUGS, SLUG_PATTERN, DealError, load_deal_folder
 from .publish.access import (
@@ -56,6 +56,7 @@ from .seller.activity import (
     views_by_deal,
 )
 from .seller.activity_report import as_text, deal_report
+from .seller.reminders import MailError, SmtpServer, digests
 from .seller.scoring import SECTIONS, ScoringRules, score_deal
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
@@ -307,6 +308,55 @@ def activity(
         return
     for report in reports:
         click.echo("\n".join(as_text(report)))
+
+
+@main.command()
+@click.argument("slugs", nargs=-1)
+@click.option(
+    "--days",
+    type=click.IntRange(0, 365),
+    default=7,
+    show_default=True,
+    help="Remind of steps due within this many days (and every overdue step).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the messages instead of sending them.")
+@config_option
+def remind(slugs: tuple[str, ...], days: int, dry_run: bool, config_file: Path) -> None:
+    """Email each step owner a digest of their overdue and upcoming plan steps, across
+    deals, through the SMTP server in mkdocs.yml (remind_smtp, remind_from)."""
+    project, _ = _load(config_file, slugs)
+    _, options = _project_config(config_file)
+    try:
+        as_of = plugin_as_of(options.as_of)
+    except ValueError as error:
+        raise click.ClickException(f"{config_file}: {error}") from None
+    found = digests(project.folders, as_of, days)
+    if not found:
+        click.echo(f"Nothing overdue or due in the next {days} days for owners with an email.")
+        return
+    sender = options.remind_from or ("dealroom <dealroom@localhost>" if dry_run else "")
+    if not sender:
+        raise click.ClickException(f"{config_file}: set remind_from, e.g. "
+                                   "'Deal desk <deals@example.com>'")  # fmt: skip
+    messages = [digest.message(sender, as_of, days) for digest in found]
+    if dry_run:
+        for message in messages:
+            click.echo(message.as_string())
+        click.echo(f"(dry run: {len(messages)} message(s) not sent)", err=True)
+        return
+    host, _, port = options.remind_smtp.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.ClickException(f"{config_file}: remind_smtp: give the SMTP server as "
+                                   "host:port, e.g. smtp.example.com:587")  # fmt: skip
+    server = SmtpServer(host, int(port), options.remind_starttls,
+                        os.environ.get("DEALROOM_SMTP_USER", ""),
+                        os.environ.get("DEALROOM_SMTP_PASSWORD", ""))  # fmt: skip
+    try:
+        server.send(messages)
+    except MailError as error:
+        raise click.ClickException(f"{error}; nothing was sent") from None
+    click.echo(f"Sent {len(messages)} reminder(s): "
+               + ", ".join(digest.email for digest in found))  # fmt: skip
 
 
 def _saved_activity(config_file: Path) -> SavedActivity:

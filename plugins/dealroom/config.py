@@ -119,6 +119,19 @@ class DealRoomConfig(Config):
     """How many days of page views `dealroom activity --save` keeps in the cache folder;
     older views are dropped at every save. At least 1."""
 
+    # Reminders (`dealroom remind`; a build never sends anything)
+
+    remind_smtp = c.Type(str, default="")
+    """The SMTP server `dealroom remind` sends through, as `host:port`, e.g.
+    `smtp.example.com:587`. Its user name and password come from the environment
+    (`DEALROOM_SMTP_USER`, `DEALROOM_SMTP_PASSWORD`), never from a file in git."""
+
+    remind_from = c.Type(str, default="")
+    """The sender of reminders, e.g. `Ledgerly deal desk <deals@ledgerly.example>`."""
+
+    remind_starttls = c.Type(bool, default=True)
+    """Encrypt the connection with STARTTLS (turn off only for a server on this machine)."""
+
     # Scorecard (seller-only: shown on the root dashboard and by `dealroom score`)
 
     scoring_stage_targets = c.Type(dict, default={})
@@ -146,3 +159,21 @@ def cache_path(options: DealRoomConfig, config: MkDocsConfig) -> Path | None:
 def load_limits(options: DealRoomConfig) -> Limits:
     """How many deals load and build at once (`workers`, 0: every core), and for how long."""
     return Limits(options.workers or os.cpu_count() or 1, options.deal_time_limit)
+
+
+def plugin_as_of(value: str | dt.date | None) -> dt.date:
+    """The build's "today": the `as_of` option, else SOURCE_DATE_EPOCH, else today.
+    Raises ValueError for an option that is not a date."""
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"as_of: expected a date written as YYYY-MM-DD, got {value!r}"
+            ) from None
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
+    return dt.date.today()

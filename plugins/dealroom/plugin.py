@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import shutil
 import tempfile
 import weakref
@@ -30,7 +29,7 @@ from .build.rendering import render_sections
 from .build.shards import Shard, ShardError, effective_shard
 from .build.site import BuildOptions, build_deal_sites, run_settings
 from .build.theme import SHARED_STORE, SharedTheme, prune_shared
-from .config import DealRoomConfig, cache_path, load_limits, load_options
+from .config import DealRoomConfig, cache_path, load_limits, load_options, plugin_as_of
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
 from .seller.activity import ACTIVITY_FILE, QUIET_DAYS, ActivityFileError, SavedActivity
@@ -80,7 +79,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         markers = self.config.missing_markers
         serving = self.command == "serve"
         self.options = BuildOptions(
-            as_of=_as_of(self.config.as_of),
+            as_of=self._as_of(),
             show_missing=markers == "show" or (markers == "auto" and serving),
             show_emails=self.config.contributors_show_emails,
             show_messages=self.config.contributors_show_messages,
@@ -223,6 +222,12 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             log.warning(f"dealroom: {error}")
             return None
 
+    def _as_of(self) -> dt.date:
+        try:
+            return plugin_as_of(self.config.as_of)
+        except ValueError as error:
+            raise PluginError(f"dealroom: {error}") from None
+
     def _load_cache(self, config: MkDocsConfig) -> LoadCache | None:
         cache = cache_path(self.config, config)
         return LoadCache(cache, {"load": load_options(self.config, config)}) if cache else None
@@ -230,20 +235,3 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
 
 def _first_set(*values: str | None) -> str | None:
     return next((value for value in values if value is not None), None)
-
-
-def _as_of(value: str | dt.date | None) -> dt.date:
-    """The build's "today": the `as_of` option, else SOURCE_DATE_EPOCH, else today."""
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise PluginError(
-                f"dealroom: as_of: expected a date written as YYYY-MM-DD, got {value!r}"
-            ) from None
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
-    return dt.date.today()

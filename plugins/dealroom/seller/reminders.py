@@ -1,0 +1,128 @@
+"""`dealroom remind`: each step owner's digest of what is due soon and what is overdue,
+across deals, as plain-text email sent through the seller's SMTP server.
+
+Owners are matched to stakeholders by name; only owners with an email get a digest. A
+build never sends anything: this runs when the seller runs it (by hand, cron or a CI
+schedule), and `--dry-run` prints the messages instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from ..deal.loading import DealFolder
+from ..deal.model import PlanStep
+from ..deal.plan import late_for_event, step_flags
+
+
+@dataclass(frozen=True)
+class Due:
+    deal: str  # "Fjordline Shipping and Ledgerly"
+    step: PlanStep
+    flags: list[str]
+
+
+@dataclass
+class Digest:
+    name: str
+    email: str
+    overdue: list[Due] = field(default_factory=list)
+    upcoming: list[Due] = field(default_factory=list)
+
+    def message(self, sender: str, as_of: dt.date, days: int) -> EmailMessage:
+        message = EmailMessage()
+        counts = []
+        if self.overdue:
+            counts.append(f"{len(self.overdue)} overdue")
+        if self.upcoming:
+            counts.append(f"{len(self.upcoming)} due in the next {days} days")
+        message["Subject"] = f"Your mutual action plan steps: {', '.join(counts)}"
+        message["From"] = sender
+        message["To"] = formataddr((self.name, self.email))
+        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
+        lines = [f"Hello {self.name},", ""]
+        for title, dues in (("Overdue", self.overdue), (f"Due by {as_of + dt.timedelta(days=days)}",
+                                                        self.upcoming)):  # fmt: skip
+            if not dues:
+                continue
+            lines += [f"{title}:", ""]
+            for due in dues:
+                when = (as_of - due.step.due).days  # type: ignore[operator]
+                timing = (f"{when} days overdue" if when > 0 else "due today" if when == 0
+                          else f"in {-when} days")  # fmt: skip
+                status = ", ".join([due.step.status, *due.flags])
+                lines.append(f"- {due.step.title} ({due.deal}): due {due.step.due}, {timing}; "
+                             f"{status}")  # fmt: skip
+            lines.append("")
+        lines.append("Reply to this email if a date needs to move.")
+        message.set_content("\n".join(lines) + "\n")
+        return message
+
+
+def digests(folders: list[DealFolder], as_of: dt.date, days: int) -> list[Digest]:
+    """One digest per owner with an email who has open steps overdue or due within
+    `days` days, across every deal in `folders`; by email, each list in date order."""
+    found: dict[str, Digest] = {}
+    horizon = as_of + dt.timedelta(days=days)
+    for folder in folders:
+        deal = folder.deal
+        late = late_for_event(deal)
+        name = f"{deal.customer.name} and {deal.seller.name}"
+        for index, step in enumerate(deal.mutual_action_plan.steps):
+            owner = deal.stakeholder(step.owner)
+            if step.status == "done" or owner is None or not owner.email or step.due > horizon:  # type: ignore[operator]
+                continue
+            digest = found.setdefault(owner.email.lower(), Digest(owner.name, owner.email))
+            due = Due(name, step, step_flags(step, as_of, index in late))
+            (digest.overdue if step.due < as_of else digest.upcoming).append(due)  # type: ignore[operator]
+    for digest in found.values():
+        digest.overdue.sort(key=lambda due: (due.step.due, due.deal))
+        digest.upcoming.sort(key=lambda due: (due.step.due, due.deal))
+    return [found[email] for email in sorted(found)]
+
+
+class MailError(Exception):
+    """The SMTP server could not be reached or refused the messages; says why."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    starttls: bool = True
+    username: str = ""
+    password: str = ""  # from the environment, never from a file in git
+
+    def send(self, messages: list[EmailMessage]) -> None:
+        where = f"{self.host}:{self.port}"
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=15) as smtp:
+                if self.starttls:
+                    try:
+                        smtp.starttls(context=ssl.create_default_context())
+                    except smtplib.SMTPNotSupportedError:
+                        raise MailError(f"the SMTP server at {where} does not offer STARTTLS; "
+                                        "set remind_starttls: false only for a server on "
+                                        "this machine") from None  # fmt: skip
+                if self.username:
+                    try:
+                        smtp.login(self.username, self.password)
+                    except smtplib.SMTPNotSupportedError:
+                        raise MailError(f"the SMTP server at {where} takes no login; unset "
+                                        "DEALROOM_SMTP_USER") from None  # fmt: skip
+                for message in messages:
+                    smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as error:
+            raise MailError(f"the SMTP server at {where} refused the login "
+                            f"({error.smtp_code}); check DEALROOM_SMTP_USER and "
+                            "DEALROOM_SMTP_PASSWORD") from None  # fmt: skip
+        except smtplib.SMTPException as error:
+            raise MailError(f"the SMTP server at {where} refused the messages ({error})") from None
+        except (OSError, ssl.SSLError) as error:
+            raise MailError(f"cannot reach the SMTP server at {where} ({error}); check "
+                            "remind_smtp in mkdocs.yml") from None  # fmt: skip

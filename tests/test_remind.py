@@ -1,0 +1,160 @@
+"""`dealroom remind` against a real SMTP server on 127.0.0.1 (aiosmtpd): one digest per
+owner with an email, across deals; --dry-run sends nothing; a bad server is a sentence."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from conftest import make_deal, write_deal, write_project
+
+ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+for name in ("DEALROOM_SHARD", "DEALROOM_SMTP_USER", "DEALROOM_SMTP_PASSWORD"):
+    ENV.pop(name, None)
+AS_OF = "2026-11-25"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()  # returns once the server answers
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+def deal(customer: str, steps: list[dict]) -> dict:
+    data = make_deal(customer={"name": customer})
+    data["stakeholders"][0]["email"] = "ingrid@fjordline.example"  # Ingrid Solberg
+    data["stakeholders"][2]["email"] = "tom@ledgerly.example"  # Tom Ashby
+    data["mutual_action_plan"]["steps"] = steps
+    return data
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = write_project(tmp_path / "project", as_of=AS_OF, remind_starttls=False,
+                         remind_from="Ledgerly deal desk <deals@ledgerly.example>")  # fmt: skip
+    write_deal(root / "deals", "fjordline", deal("Fjordline Shipping", [
+        {"title": "Security review", "owner": "Ingrid Solberg", "due": "2026-11-20"},
+        {"title": "Legal redlines", "owner": "Per Dahl", "due": "2026-11-26"},  # no email
+        {"title": "Proposal", "owner": "Tom Ashby", "due": "2026-11-30", "status": "in progress"},
+        {"title": "Far off", "owner": "Tom Ashby", "due": "2027-01-30"},
+        {"title": "Done", "owner": "Ingrid Solberg", "due": "2026-11-10", "status": "done",
+         "completed": "2026-11-10"},
+    ]))  # fmt: skip
+    write_deal(root / "deals", "vega-labs", deal("Vega Labs", [
+        {"title": "Board approval", "owner": "Ingrid Solberg", "due": "2026-12-01"},
+    ]))  # fmt: skip
+    return root
+
+
+def configure(project: Path, **options) -> None:
+    path = project / "mkdocs.yml"
+    config = yaml.safe_load(path.read_text())
+    next(p for p in config["plugins"] if isinstance(p, dict))["dealroom"].update(options)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def remind(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["dealroom", "remind", *args], cwd=project, env={**ENV, **env},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_each_owner_gets_one_digest_across_deals(project: Path, smtp) -> None:
+    inbox, port = smtp
+    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    result = remind(project, "--days", "7")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("Sent 2 reminder(s): ingrid@fjordline.example, "
+                                     "tom@ledgerly.example")  # fmt: skip
+    assert [rcpt for _, rcpt, _ in inbox.received] == [["ingrid@fjordline.example"],
+                                                       ["tom@ledgerly.example"]]  # fmt: skip
+    ingrid = message_from_bytes(inbox.received[0][2], policy=policy.default)
+    assert ingrid["From"] == "Ledgerly deal desk <deals@ledgerly.example>"
+    assert ingrid["To"] == "Ingrid Solberg <ingrid@fjordline.example>"
+    assert ingrid["Subject"] == "Your mutual action plan steps: 1 overdue, 1 due in the next 7 days"
+    body = ingrid.get_content().replace("\r\n", "\n")  # as sent: CRLF lines
+    assert body == (
+        "Hello Ingrid Solberg,\n\n"
+        "Overdue:\n\n"
+        "- Security review (Fjordline Shipping and Ledgerly): due 2026-11-20, 5 days overdue; "
+        "planned, at risk\n\n"
+        "Due by 2026-12-02:\n\n"
+        "- Board approval (Vega Labs and Ledgerly): due 2026-12-01, in 6 days; planned\n\n"
+        "Reply to this email if a date needs to move.\n"
+    )
+    tom = message_from_bytes(inbox.received[1][2], policy=policy.default).get_content()
+    assert "Proposal (Fjordline Shipping and Ledgerly): due 2026-11-30, in 5 days" in tom
+    assert "Far off" not in tom and "Legal redlines" not in tom + body  # later; no email
+    # Only the deals named; a longer horizon.
+    inbox.received.clear()
+    assert remind(project, "vega-labs", "--days", "30").returncode == 0
+    assert [rcpt for _, rcpt, _ in inbox.received] == [["ingrid@fjordline.example"]]
+
+
+def test_dry_run_prints_and_sends_nothing(project: Path, smtp) -> None:
+    inbox, port = smtp
+    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    result = remind(project, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "To: Ingrid Solberg <ingrid@fjordline.example>" in result.stdout
+    assert "- Security review (Fjordline Shipping and Ledgerly)" in result.stdout
+    assert "(dry run: 2 message(s) not sent)" in result.stderr
+    assert inbox.received == []
+
+
+def test_a_build_sends_nothing(project: Path, smtp) -> None:
+    from conftest import run_build
+
+    inbox, port = smtp
+    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    run_build(project)
+    assert inbox.received == []
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        ({"remind_smtp": "127.0.0.1:{closed}"}, {},
+         "cannot reach the SMTP server at 127.0.0.1:{closed}"),
+        ({"remind_smtp": "nohost"}, {}, "remind_smtp: give the SMTP server as host:port"),
+        ({"remind_smtp": "127.0.0.1:{port}", "remind_starttls": True}, {},
+         "does not offer STARTTLS"),
+        ({"remind_smtp": "127.0.0.1:{port}"}, {"DEALROOM_SMTP_USER": "deals"},
+         "takes no login; unset DEALROOM_SMTP_USER"),
+        ({"remind_smtp": "127.0.0.1:{port}", "remind_from": ""}, {}, "set remind_from"),
+    ],
+)  # fmt: skip
+def test_a_bad_smtp_setting_is_a_sentence(project: Path, smtp, options, env, message) -> None:
+    inbox, port = smtp
+    closed = free_port()
+    configure(project, **{k: v.format(port=port, closed=closed) if isinstance(v, str) else v
+                          for k, v in options.items()})  # fmt: skip
+    result = remind(project, **env)
+    assert result.returncode == 1
+    assert message.format(port=port, closed=closed) in result.stderr
+    assert "Traceback" not in result.stderr and inbox.received == []
