@@ -13,11 +13,22 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
-from conftest import REPO, browser_needed, make_deal, run_build, write_deal, write_project
+from conftest import (
+    REPO,
+    Host,
+    browser_needed,
+    make_deal,
+    nginx_needed,
+    run_build,
+    write_deal,
+    write_project,
+)
 from dealroom.build.timeline import build_timeline
 from dealroom.deal.figures import plan_progress
 from dealroom.deal.loading import parse_deal_yaml
 from dealroom.deal.plan import critical_path, late_for_event, step_flags
+from dealroom.publish.access import Scope, add_viewer
+from dealroom.publish.releases import publish
 
 GOLDEN = Path(__file__).parent / "fixtures" / "timeline.svg"
 AS_OF = dt.date(2026, 11, 25)
@@ -130,6 +141,7 @@ def test_flags_as_sellers_talk_about_them() -> None:
         ([step("A", "go_live - 3d")], "steps[0].due",
          "counts from go_live, which this deal has no date for"),
         ([step("A", "signature + 3 months")], "steps[0].due", "is no date or step of the plan"),
+        ([step("A", "2026-12-01", id="signature")], "steps[0].id", "names a date of the deal"),
     ],
 )  # fmt: skip
 def test_plan_problems_name_file_line_and_field(steps, field, message) -> None:
@@ -279,3 +291,43 @@ def test_plan_csv_never_runs_a_formula(tmp_path: Path) -> None:
                            "Ingrid Solberg", "Fjordline Shipping", "planned"]  # fmt: skip
     assert rows[2][7] == "'+1 day, @Per" and rows[2][6].startswith("'=")
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+@nginx_needed
+def test_the_feed_is_protected_like_the_pages(tmp_path: Path, served_dir: Path) -> None:
+    import icalendar
+
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "fjordline", plan_deal(WORKED_BACK))
+    scope = Scope.of(project, project / "deals", "fjordline")
+    password = add_viewer(project, scope, "ingrid", "Ingrid Solberg")
+    publish(project / "mkdocs.yml", served_dir)
+    host = Host(served_dir)
+    try:
+        assert host.get("/fjordline/plan.ics")[0] == 401
+        status, headers, body = host.get("/fjordline/plan.ics", "ingrid", password)
+        assert status == 200 and headers["content-type"].startswith("text/calendar")
+        assert len(icalendar.Calendar.from_ical(body).walk("VEVENT")) == 6 + 3
+        assert host.get("/fjordline/plan.csv", "ingrid", password)[0] == 200
+    finally:
+        host.stop()
+    encrypted = tmp_path / "encrypted"
+    add_viewer(project, Scope.of(project, project / "deals", None), "team")
+    publish(project / "mkdocs.yml", encrypted, mode="encrypted")
+    site = encrypted / "current" / "sites" / "fjordline"
+    assert not (site / "plan.ics").exists() and not (site / "plan.csv").exists()
+    for path in site.rglob("*"):
+        if path.is_file():
+            assert b"Go-live rehearsal" not in path.read_bytes(), path
+
+
+def test_the_dashboard_shows_each_deals_flags(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "fjordline", plan_deal([
+        step("Late a week", "2026-11-18"), step("Blocked", "2026-12-20", status="blocked"),
+        step("After the event", "2027-04-10"),
+    ]))  # fmt: skip
+    dashboard = (run_build(project) / "index.html").read_text()
+    row = dashboard[dashboard.index('href="fjordline/"') :]
+    row = row[: row.index("</tr>")]
+    assert "0/3 (off track)<br><small>1 stalled, 1 at risk, 1 late for the event</small>" in row

@@ -50,6 +50,10 @@ def schedule(deal: Deal) -> Schedule:
     names: dict[str, int] = {}
     for index, step in enumerate(steps):
         if step.id:
+            if step.id.casefold() in DATE_ANCHORS:
+                problems.append((_where(index, "id"), f"'{step.id}' names a date of the "
+                                 "deal (compelling_event, signature, go_live); choose "
+                                 "another"))  # fmt: skip
             if step.id in names:
                 problems.append((_where(index, "id"), f"'{step.id}' is the id of another "
                                  "step too; give each step its own"))  # fmt: skip
