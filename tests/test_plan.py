@@ -331,3 +331,59 @@ def test_the_dashboard_shows_each_deals_flags(tmp_path: Path) -> None:
     row = dashboard[dashboard.index('href="fjordline/"') :]
     row = row[: row.index("</tr>")]
     assert "0/3 (off track)<br><small>1 stalled, 1 at risk, 1 late for the event</small>" in row
+
+
+def test_hostile_plans_load_quickly_with_one_message_each(tmp_path: Path) -> None:
+    """From a review: a step named like a date, a chain thousands long listed last-first,
+    repeated titles, dates past any calendar, a missing anchor many steps count from, a
+    circle closed by a rule, and `due` values of every other type."""
+    import time
+
+    deal, problems, _ = parse(plan_deal([step("Signature", "signature"),
+                                         step("Prepare", "signature - 3d")]))  # fmt: skip
+    assert problems == [] and critical_path(deal) is None  # a date, not the step
+    assert plan_progress(deal, AS_OF).total == 2
+    chain = [step(f"S{i}", f"s{i - 1} + 1d" if i else "2026-12-01", id=f"s{i}",
+                  after=[f"s{i - 1}"] if i else []) for i in range(3000)][::-1]  # fmt: skip
+    started = time.monotonic()
+    deal, problems, _ = parse(plan_deal(chain, compelling_event=None))
+    assert problems == [] and time.monotonic() - started < 10
+    assert deal.mutual_action_plan.steps[0].due == dt.date(2026, 12, 1) + dt.timedelta(2999)
+    assert len(critical_path(deal).steps) == 3000
+    cases = {
+        "9999-12-31": "9999-12-31 is not a date a plan can hold",
+        "1899-12-31": "1899-12-31 is not a date a plan can hold",
+    }
+    for due, message in cases.items():
+        _, problems, _ = parse(plan_deal([step("A", due)]))
+        assert [p.field for p in problems] == ["mutual_action_plan.steps[0].due"]
+        assert message in problems[0].message
+    _, problems, _ = parse(plan_deal([step("A", "go_live - 1d", id="a"), step("B", "a + 1d"),
+                                      step("C", "a + 2d")], go_live=None))  # fmt: skip
+    assert len(problems) == 1 and "counts from go_live" in problems[0].message
+    circle = [step("A", "b + 1d", id="a", after=["c"]), step("B", "a + 1d", id="b"),
+              step("C", "2026-12-01", id="c")]  # fmt: skip
+    _, problems, _ = parse(plan_deal(circle))
+    assert [p.field for p in problems] == ["mutual_action_plan.steps[0].due"]  # the rule's circle
+    for odd in (12, True, None, [1], ""):
+        _, problems, _ = parse(plan_deal([step("A", odd)]))
+        assert [p.field for p in problems] == ["mutual_action_plan.steps[0].due"], odd
+        assert problems[0].message.startswith("write the due date as YYYY-MM-DD")
+
+
+def test_repeated_titles_get_their_own_uids(tmp_path: Path) -> None:
+    import icalendar
+
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "fjordline", plan_deal([
+        step("Steering committee", "2026-12-01"), step("Steering committee", "2027-01-05"),
+    ]))  # fmt: skip
+    calendar = icalendar.Calendar.from_ical(
+        (run_build(project) / "fjordline" / "plan.ics").read_bytes()
+    )
+    uids = [
+        str(event["uid"])
+        for event in calendar.walk("VEVENT")
+        if "Steering" in str(event["summary"])
+    ]
+    assert len(set(uids)) == 2 and uids[1].endswith("-2@dealroom")

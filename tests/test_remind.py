@@ -158,3 +158,88 @@ def test_a_bad_smtp_setting_is_a_sentence(project: Path, smtp, options, env, mes
     assert result.returncode == 1
     assert message.format(port=port, closed=closed) in result.stderr
     assert "Traceback" not in result.stderr and inbox.received == []
+
+
+class RefusingTom(Inbox):
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:
+        if address.startswith("tom@"):
+            return "550 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_refused_message_says_what_was_sent_before(project: Path) -> None:
+    inbox = RefusingTom()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        configure(project, remind_smtp=f"127.0.0.1:{controller.port}")
+        result = remind(project)
+    finally:
+        controller.stop()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "refused a message" in result.stderr
+    assert "sent 1 of 2 before that (Ingrid Solberg <ingrid@fjordline.example>)" in result.stderr
+    assert [rcpt for _, rcpt, _ in inbox.received] == [["ingrid@fjordline.example"]]
+
+
+ODD_EMAILS = ["tom@ledgerly.example, ceo@ledgerly.example", "Tom <tom@ledgerly.example>",
+              "tom@ledgerly.example\nBcc: x@y.example"]  # fmt: skip
+
+
+@pytest.mark.parametrize("email", ODD_EMAILS)
+def test_only_one_plain_address_gets_mail(project: Path, smtp, email: str) -> None:
+    _, port = smtp
+    data = yaml.safe_load((project / "deals" / "fjordline" / "deal.yml").read_text())
+    data["stakeholders"][2]["email"] = email
+    (project / "deals" / "fjordline" / "deal.yml").write_text(yaml.safe_dump(data))
+    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    result = remind(project, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "not one plain email address; no reminder for them" in result.stderr
+    assert "ceo@" not in result.stdout and "Bcc" not in result.stdout
+    assert "To: Ingrid Solberg <ingrid@fjordline.example>" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("smtp_setting", "env", "message"),
+    [
+        ("smtp..example.com:587", {}, "cannot"),
+        ("127.0.0.1:²", {}, "remind_smtp: give the SMTP server as host:port"),
+        ("127.0.0.1:70000", {}, "remind_smtp: give the SMTP server as host:port"),
+    ],
+)  # fmt: skip
+def test_settings_smtplib_cannot_use_are_sentences(
+    project: Path, smtp_setting, env, message
+) -> None:
+    configure(project, remind_smtp=smtp_setting)
+    result = remind(project, **env)
+    assert result.returncode == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_login_is_used_and_a_password_smtplib_cannot_send_is_a_sentence(
+    project: Path,
+) -> None:
+    from aiosmtpd.smtp import AuthResult
+
+    logins = []
+
+    def authenticate(server, session, envelope, mechanism, data):
+        logins.append((data.login, data.password))
+        return AuthResult(success=True)
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
+                            authenticator=authenticate, auth_require_tls=False)  # fmt: skip
+    controller.start()
+    try:
+        configure(project, remind_smtp=f"127.0.0.1:{controller.port}")
+        good = remind(project, DEALROOM_SMTP_USER="deals", DEALROOM_SMTP_PASSWORD="s3cret")
+        bad = remind(project, DEALROOM_SMTP_USER="deals", DEALROOM_SMTP_PASSWORD="pässword")
+    finally:
+        controller.stop()
+    assert good.returncode == 0, good.stderr
+    assert logins == [(b"deals", b"s3cret")] and len(inbox.received) == 2
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "(ASCII only)" in bad.stderr and "nothing was sent" in bad.stderr

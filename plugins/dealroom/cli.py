@@ -7,6 +7,7 @@ import glob
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -330,7 +331,11 @@ def remind(slugs: tuple[str, ...], days: int, dry_run: bool, config_file: Path) 
         as_of = plugin_as_of(options.as_of)
     except ValueError as error:
         raise click.ClickException(f"{config_file}: {error}") from None
-    found = digests(project.folders, as_of, days)
+    unsendable: set[str] = set()
+    found = digests(project.folders, as_of, days, unsendable)
+    for owner in sorted(unsendable):
+        click.echo(f"warning: {owner}: not one plain email address; no reminder for them",
+                   err=True)  # fmt: skip
     if not found:
         click.echo(f"Nothing overdue or due in the next {days} days for owners with an email.")
         return
@@ -345,7 +350,7 @@ def remind(slugs: tuple[str, ...], days: int, dry_run: bool, config_file: Path) 
         click.echo(f"(dry run: {len(messages)} message(s) not sent)", err=True)
         return
     host, _, port = options.remind_smtp.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
         raise click.ClickException(f"{config_file}: remind_smtp: give the SMTP server as "
                                    "host:port, e.g. smtp.example.com:587")  # fmt: skip
     server = SmtpServer(host, int(port), options.remind_starttls,
@@ -354,6 +359,11 @@ def remind(slugs: tuple[str, ...], days: int, dry_run: bool, config_file: Path) 
     try:
         server.send(messages)
     except MailError as error:
+        if error.sent:  # said, so that running it again is a choice, not a surprise
+            raise click.ClickException(
+                f"{error}; sent {len(error.sent)} of {len(messages)} before that "
+                f"({', '.join(error.sent)}); the others were not sent"
+            ) from None
         raise click.ClickException(f"{error}; nothing was sent") from None
     click.echo(f"Sent {len(messages)} reminder(s): "
                + ", ".join(digest.email for digest in found))  # fmt: skip

@@ -32,9 +32,18 @@ def side_name(deal: Deal, step: PlanStep) -> str:
     return deal.customer.name if deal.side_of(step) == "buyer" else deal.seller.name
 
 
-def step_key(step: PlanStep) -> str:
-    """What identifies a step from one build to the next: its id, else its title."""
-    return step.id or hashlib.sha256(step.title.encode()).hexdigest()[:16]
+def step_keys(steps: list[PlanStep]) -> list[str]:
+    """What identifies each step from one build to the next: its id, else its title (a
+    title used again, e.g. a recurring steering committee, counted: "-2", "-3")."""
+    keys, seen = [], {}
+    for step in steps:
+        if step.id:
+            keys.append(step.id)
+            continue
+        key = hashlib.sha256(step.title.encode()).hexdigest()[:16]
+        seen[key] = seen.get(key, 0) + 1
+        keys.append(key if seen[key] == 1 else f"{key}-{seen[key]}")
+    return keys
 
 
 def plan_calendar(deal: Deal, slug: str, as_of: dt.date) -> bytes:
@@ -46,6 +55,7 @@ def plan_calendar(deal: Deal, slug: str, as_of: dt.date) -> bytes:
     calendar.add("x-wr-calname", name)
     stamp = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc)
     late = late_for_event(deal)
+    keys = step_keys(deal.mutual_action_plan.steps)
     for index, step in enumerate(deal.mutual_action_plan.steps):
         if step.status == "done":
             continue
@@ -57,7 +67,7 @@ def plan_calendar(deal: Deal, slug: str, as_of: dt.date) -> bytes:
         if step.notes:
             lines.append(step.notes)
         calendar.add_component(_day_event(
-            f"{slug}-step-{step_key(step)}", step.title, step.due, stamp,  # type: ignore[arg-type]
+            f"{slug}-step-{keys[index]}", step.title, step.due, stamp,  # type: ignore[arg-type]
             "\n".join(lines), side_name(deal, step),
         ))  # fmt: skip
     event = deal.compelling_event

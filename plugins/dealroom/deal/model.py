@@ -325,14 +325,20 @@ class BusinessCase(Model):
 # --- mutual action plan ---------------------------------------------------------------
 
 
-def _iso_date(value: Any) -> Any:
-    """A date written in quotes is still a date, not a rule (see deal/plan.py)."""
-    if isinstance(value, str):
+def _due(value: Any) -> Any:
+    """A date, or a rule (see deal/plan.py) checked there; a date written in quotes is
+    still a date. Anything else gets one message, at `due` itself."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and value.strip():
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
-            return value
-    return value
+            return value.strip()
+    raise ValueError(
+        "write the due date as YYYY-MM-DD, or a rule such as 'compelling_event - 21d', "
+        "'signature + 1w' or '<step id> + 3d'"
+    )
 
 
 class PlanStep(Model):
@@ -348,7 +354,7 @@ class PlanStep(Model):
     after: list[Text] = Field(
         default_factory=list, description="the steps (id or title) that must be done first"
     )
-    due: Annotated[dt.date | Text, BeforeValidator(_iso_date)] = Field(
+    due: Annotated[dt.date | str, BeforeValidator(_due)] = Field(
         description="due date as YYYY-MM-DD, or a rule such as 'compelling_event - 21d', "
         "'signature + 1w' or 'security-review + 3d'",
         examples=["2027-01-15"],

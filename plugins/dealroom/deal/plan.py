@@ -30,6 +30,8 @@ RULE = re.compile(
 )
 DATE_ANCHORS = ("compelling_event", "signature", "signature_target", "go_live")
 STALLED_DAYS = 7  # overdue this long (or longer): stalled; less: at risk
+# The dates a plan may hold: a calendar entry a day later must still be a date.
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,20 @@ def _where(index: int, field: str) -> str:
     return f"mutual_action_plan.steps[{index}].{field}"
 
 
-def schedule(deal: Deal) -> Schedule:
-    """Every step's due date, with the plan's problems."""
-    steps = deal.mutual_action_plan.steps
+@dataclass
+class _Links:
+    """What each step waits for, as `schedule` and the flags both read it."""
+
+    after: list[list[tuple[int, str]]]  # per step: (step it comes after, its field)
+    anchors: list[int | str | None]  # per step: the step or date name its rule counts from
+    problems: list[tuple[str, str]]
+
+    def waits(self, index: int) -> list[tuple[int, str]]:
+        anchor = self.anchors[index]
+        return self.after[index] + ([(anchor, "due")] if isinstance(anchor, int) else [])
+
+
+def _links(steps: list[PlanStep]) -> _Links:
     problems: list[tuple[str, str]] = []
     names: dict[str, int] = {}
     for index, step in enumerate(steps):
@@ -60,45 +73,56 @@ def schedule(deal: Deal) -> Schedule:
             names[step.id] = index
     for index, step in enumerate(steps):
         names.setdefault(step.title.casefold(), index)
-    # What each step waits for: the steps it comes after, and the step its date follows.
-    after: list[list[int]] = [[] for _ in steps]
-    anchors: list[int | str | None] = [None for _ in steps]  # a step's index, or a date name
+    after: list[list[tuple[int, str]]] = [[] for _ in steps]
+    anchors: list[int | str | None] = [None for _ in steps]
     for index, step in enumerate(steps):
         for position, reference in enumerate(step.after):
+            field = f"after[{position}]"
             found = _step(reference, names)
             if found is None:
-                problems.append((_where(index, f"after[{position}]"),
-                                 _unknown(reference, names, steps)))  # fmt: skip
+                problems.append((_where(index, field), _unknown(reference, steps)))
             elif found == index:
-                problems.append((_where(index, f"after[{position}]"), "a step cannot come "
-                                 "after itself"))  # fmt: skip
+                problems.append((_where(index, field), "a step cannot come after itself"))
             else:
-                after[index].append(found)
-        if isinstance(step.due, str):
-            rule = RULE.fullmatch(step.due.strip())
-            anchor = rule["anchor"].strip() if rule else ""
-            if anchor.casefold() in DATE_ANCHORS:
-                anchors[index] = anchor.casefold()
-            elif (found := _step(anchor, names)) is not None and found != index:
-                anchors[index] = found
-            else:
-                problems.append((_where(index, "due"), _unknown(anchor, names, steps, dates=True)))
-    if cycle := _cycle([after[i] + ([a] if isinstance(a, int) else []) for i, a in
-                        enumerate(anchors)]):  # fmt: skip
-        chain = " -> ".join(f"'{steps[i].title}'" for i in cycle)
-        problems.append((_where(cycle[0], "after" if steps[cycle[0]].after else "due"),
-                         f"these steps wait for each other in a circle: {chain}; "
-                         "break the circle"))  # fmt: skip
+                after[index].append((found, field))
+        rule_text = step.due if isinstance(step.due, str) else step.due_rule
+        if rule_text is None:
+            continue
+        rule = RULE.fullmatch(rule_text.strip())
+        anchor = rule["anchor"].strip() if rule else ""
+        if anchor.casefold() in DATE_ANCHORS:  # a date's name before any step's title
+            anchors[index] = anchor.casefold()
+        elif (found := _step(anchor, names)) is not None and found != index:
+            anchors[index] = found
+        else:
+            problems.append((_where(index, "due"), _unknown(anchor, steps, dates=True)))
+    return _Links(after, anchors, problems)
+
+
+def schedule(deal: Deal) -> Schedule:
+    """Every step's due date, with the plan's problems."""
+    steps = deal.mutual_action_plan.steps
+    links = _links(steps)
+    problems = links.problems
+    if cycle := _cycle([links.waits(index) for index in range(len(steps))]):
+        chain = " -> ".join(f"'{steps[i].title}'" for i, _ in [*cycle, cycle[0]])
+        first, field = cycle[0]
+        problems.append((_where(first, field), f"these steps wait for each other in a "
+                         f"circle: {chain}; break the circle"))  # fmt: skip
     if problems:
         return Schedule([None] * len(steps), problems, [])
-    dates = _resolve(deal, anchors, problems)
+    dates = _resolve(deal, links.anchors, problems)
     warnings: list[tuple[str, str]] = []
     event = deal.compelling_event.date if deal.compelling_event else None
     for index, step in enumerate(steps):
         due = dates[index]
         if due is None:
             continue
-        for before in after[index]:
+        if not EARLIEST <= due <= LATEST:
+            problems.append((_where(index, "due"), f"{due} is not a date a plan can hold; "
+                             f"give one between {EARLIEST.year} and {LATEST.year}"))  # fmt: skip
+            continue
+        for before, _ in links.after[index]:
             first = dates[before]
             if first is not None and due < first:
                 problems.append((_where(index, "due"), f"due {due}, before "
@@ -129,9 +153,7 @@ def _step(reference: str, names: dict[str, int]) -> int | None:
     return names.get(reference) if reference in names else names.get(reference.casefold())
 
 
-def _unknown(
-    reference: str, names: dict[str, int], steps: list[PlanStep], dates: bool = False
-) -> str:
+def _unknown(reference: str, steps: list[PlanStep], dates: bool = False) -> str:
     known = [s.id for s in steps if s.id] + [s.title for s in steps]
     if dates:
         known = [*DATE_ANCHORS, *known]
@@ -145,32 +167,43 @@ def _unknown(
     return f"'{reference}' is no step of the plan; give a step's id or title{hint}"
 
 
-def _cycle(waits: list[list[int]]) -> list[int] | None:
-    """A cycle among the steps (each waits for the steps in `waits`), as step indexes."""
+def _cycle(waits: list[list[tuple[int, str]]]) -> list[tuple[int, str]] | None:
+    """A cycle among the steps (each waits for the steps in `waits`, by a field of its
+    own), as (step, the field by which it waits for the next) pairs. A loop, not
+    recursion: a plan of thousands of steps in one chain is still a plan."""
     state = [0] * len(waits)  # 0 new, 1 on the current path, 2 done
-    path: list[int] = []
-
-    def visit(node: int) -> list[int] | None:
-        state[node] = 1
-        path.append(node)
-        for other in waits[node]:
-            if state[other] == 1:
-                return [*path[path.index(other) :], other]
-            if state[other] == 0 and (found := visit(other)):
-                return found
-        path.pop()
-        state[node] = 2
-        return None
-
     for start in range(len(waits)):
-        if state[start] == 0 and (found := visit(start)):
-            return found
+        if state[start]:
+            continue
+        path: list[tuple[int, str]] = []  # the steps on the way, each with its way on
+        stack = [(start, iter(waits[start]))]
+        state[start] = 1
+        while stack:
+            node, edges = stack[-1]
+            edge = next(edges, None)
+            if edge is None:
+                state[node] = 2
+                stack.pop()
+                if path:
+                    path.pop()
+                continue
+            other, field = edge
+            if state[other] == 1:
+                on_path = [step for step, _ in path] + [node]
+                cycle = [*path, (node, field)][on_path.index(other) :]
+                return cycle
+            if state[other] == 0:
+                state[other] = 1
+                path.append((node, field))
+                stack.append((other, iter(waits[other])))
     return None
 
 
 def _resolve(
     deal: Deal, anchors: list[int | str | None], problems: list[tuple[str, str]]
 ) -> list[dt.date | None]:
+    """Each step's date, its rule counted from its anchor (the plan is acyclic: checked
+    before). Loops, not recursion, and each step once: a chain of thousands is a plan."""
     steps = deal.mutual_action_plan.steps
     named = {
         "compelling_event": deal.compelling_event.date if deal.compelling_event else None,
@@ -179,30 +212,39 @@ def _resolve(
         "go_live": deal.go_live,
     }
     dates: list[dt.date | None] = [s.due if isinstance(s.due, dt.date) else None for s in steps]
+    failed: set[int] = set()
 
-    def resolve(index: int) -> dt.date | None:
-        step = steps[index]
-        if dates[index] is not None or not isinstance(step.due, str):
-            return dates[index]
-        anchor = anchors[index]
-        base = resolve(anchor) if isinstance(anchor, int) else named.get(str(anchor))
+    def count_from(index: int) -> None:
+        step, anchor = steps[index], anchors[index]
+        if isinstance(anchor, int) and anchor in failed:
+            failed.add(index)  # its anchor's problem is reported already
+            return
+        base = dates[anchor] if isinstance(anchor, int) else named.get(str(anchor))
         if base is None:
-            if isinstance(anchor, str):
-                problems.append((_where(index, "due"), f"'{step.due}' counts from {anchor}, "
-                                 f"which this deal has no date for; set {anchor} or give "
-                                 "a date"))  # fmt: skip
-            return None
-        rule = RULE.fullmatch(step.due.strip())
-        assert rule is not None  # checked in `schedule`
+            problems.append((_where(index, "due"), f"'{step.due}' counts from {anchor}, "
+                             f"which this deal has no date for; set {anchor} or give "
+                             "a date"))  # fmt: skip
+            failed.add(index)
+            return
+        rule = RULE.fullmatch(str(step.due).strip())
+        assert rule is not None  # checked by _links
         days = int(rule["amount"] or 0) * (7 if (rule["unit"] or "d").lower() == "w" else 1)
         try:
             dates[index] = base + dt.timedelta(days=-days if rule["sign"] == "-" else days)
         except OverflowError:
             problems.append((_where(index, "due"), f"'{step.due}' is past any calendar"))
-        return dates[index]
+            failed.add(index)
 
-    for index in range(len(steps)):  # acyclic: checked before
-        resolve(index)
+    for index in range(len(steps)):
+        # A rule counts from one anchor: follow them to a date, then count back up.
+        chain: list[int] = []
+        node: int | str | None = index
+        while (isinstance(node, int) and isinstance(steps[node].due, str)
+               and dates[node] is None and node not in failed and node not in chain):  # fmt: skip
+            chain.append(node)
+            node = anchors[node]
+        for node in reversed(chain):
+            count_from(node)
     return dates
 
 
@@ -243,18 +285,9 @@ def late_for_event(deal: Deal) -> set[int]:
 
 def waiting_for(deal: Deal) -> list[list[int]]:
     """For each step, the steps it waits for: those it comes after, and the step its due
-    date counts from."""
-    steps = deal.mutual_action_plan.steps
-    names = {s.id: i for i, s in enumerate(steps) if s.id}
-    for index, step in enumerate(steps):
-        names.setdefault(step.title.casefold(), index)
-    waits: list[list[int]] = []
-    for step in steps:
-        found = [_step(reference, names) for reference in step.after]
-        if step.due_rule and (rule := RULE.fullmatch(step.due_rule.strip())):
-            found.append(_step(rule["anchor"].strip(), names))
-        waits.append([i for i in found if i is not None])
-    return waits
+    date counts from (read as `schedule` reads them)."""
+    links = _links(deal.mutual_action_plan.steps)
+    return [[other for other, _ in links.waits(index)] for index in range(len(links.after))]
 
 
 @dataclass(frozen=True)
@@ -274,7 +307,10 @@ def critical_path(deal: Deal) -> CriticalPath | None:
     index = max(range(len(steps)), key=lambda i: (steps[i].due, len(waits[i])))
     chain = [index]
     while waits[chain[-1]]:
-        chain.append(max(waits[chain[-1]], key=lambda i: steps[i].due))
+        before = max(waits[chain[-1]], key=lambda i: steps[i].due)
+        if before in chain:  # never in a plan that loaded; a walk must end all the same
+            break
+        chain.append(before)
     path = [steps[i] for i in reversed(chain)]
     ends = max(path[-1].due, deal.go_live) if deal.go_live else path[-1].due  # type: ignore[type-var]
     event = deal.compelling_event.date if deal.compelling_event else None

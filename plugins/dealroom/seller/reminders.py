@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from ..deal.loading import DealFolder
-from ..deal.model import PlanStep
+from ..deal.model import PLAIN_EMAIL, PlanStep
 from ..deal.plan import late_for_event, step_flags
 
 
@@ -64,9 +64,14 @@ class Digest:
         return message
 
 
-def digests(folders: list[DealFolder], as_of: dt.date, days: int) -> list[Digest]:
+def digests(
+    folders: list[DealFolder], as_of: dt.date, days: int, unsendable: set[str] | None = None
+) -> list[Digest]:
     """One digest per owner with an email who has open steps overdue or due within
-    `days` days, across every deal in `folders`; by email, each list in date order."""
+    `days` days, across every deal in `folders`; by email, each list in date order.
+    Owners whose `email` is not one plain address go to `unsendable`, never to a
+    message: a list or a name in it would write to someone nobody chose."""
+    unsendable = unsendable if unsendable is not None else set()
     found: dict[str, Digest] = {}
     horizon = as_of + dt.timedelta(days=days)
     for folder in folders:
@@ -76,6 +81,9 @@ def digests(folders: list[DealFolder], as_of: dt.date, days: int) -> list[Digest
         for index, step in enumerate(deal.mutual_action_plan.steps):
             owner = deal.stakeholder(step.owner)
             if step.status == "done" or owner is None or not owner.email or step.due > horizon:  # type: ignore[operator]
+                continue
+            if not PLAIN_EMAIL.fullmatch(owner.email):  # one address, nothing around it
+                unsendable.add(f"{owner.name} <{owner.email}> ({folder.slug})")
                 continue
             digest = found.setdefault(owner.email.lower(), Digest(owner.name, owner.email))
             due = Due(name, step, step_flags(step, as_of, index in late))
@@ -87,7 +95,12 @@ def digests(folders: list[DealFolder], as_of: dt.date, days: int) -> list[Digest
 
 
 class MailError(Exception):
-    """The SMTP server could not be reached or refused the messages; says why."""
+    """The SMTP server could not be reached or refused a message; says why, and which
+    messages went out before it did (`sent`: their recipients)."""
+
+    def __init__(self, message: str, sent: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.sent = sent or []
 
 
 @dataclass(frozen=True)
@@ -98,8 +111,11 @@ class SmtpServer:
     username: str = ""
     password: str = ""  # from the environment, never from a file in git
 
-    def send(self, messages: list[EmailMessage]) -> None:
+    def send(self, messages: list[EmailMessage]) -> list[str]:
+        """Send `messages`; the recipients of those sent. Raises MailError (with those
+        sent before) at the first failure."""
         where = f"{self.host}:{self.port}"
+        sent: list[str] = []
         try:
             with smtplib.SMTP(self.host, self.port, timeout=15) as smtp:
                 if self.starttls:
@@ -117,12 +133,22 @@ class SmtpServer:
                                         "DEALROOM_SMTP_USER") from None  # fmt: skip
                 for message in messages:
                     smtp.send_message(message)
+                    sent.append(str(message["To"]))
+        except MailError as error:
+            error.sent = sent
+            raise
         except smtplib.SMTPAuthenticationError as error:
             raise MailError(f"the SMTP server at {where} refused the login "
                             f"({error.smtp_code}); check DEALROOM_SMTP_USER and "
-                            "DEALROOM_SMTP_PASSWORD") from None  # fmt: skip
+                            "DEALROOM_SMTP_PASSWORD", sent) from None  # fmt: skip
         except smtplib.SMTPException as error:
-            raise MailError(f"the SMTP server at {where} refused the messages ({error})") from None
+            raise MailError(f"the SMTP server at {where} refused a message ({error})",
+                            sent) from None  # fmt: skip
         except (OSError, ssl.SSLError) as error:
             raise MailError(f"cannot reach the SMTP server at {where} ({error}); check "
-                            "remind_smtp in mkdocs.yml") from None  # fmt: skip
+                            "remind_smtp in mkdocs.yml", sent) from None  # fmt: skip
+        except (UnicodeError, ValueError) as error:  # a host name or password smtplib can't send
+            raise MailError(f"cannot use the SMTP settings for {where} ({error}); check "
+                            "remind_smtp and DEALROOM_SMTP_USER/PASSWORD (ASCII only)",
+                            sent) from None  # fmt: skip
+        return sent
