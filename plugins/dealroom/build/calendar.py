@@ -18,12 +18,16 @@ import io
 
 import icalendar
 
+from ..deal.i18n import N_
+from ..deal.i18n import gettext as _
 from ..deal.model import Deal, PlanStep
 from ..deal.plan import late_for_event, step_flags
 
 CALENDAR_FILE = "plan.ics"
 SPREADSHEET_FILE = "plan.csv"
 PLAN_FILES = (CALENDAR_FILE, SPREADSHEET_FILE)  # published beside the deal's pages
+SPREADSHEET_HEADINGS = (N_("Due"), N_("Step"), N_("Owner"), N_("Company"), N_("Status"),
+                        N_("Flags"), N_("After"), N_("Notes"))  # fmt: skip
 # Spreadsheet programs run a cell that starts with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -51,7 +55,8 @@ def plan_calendar(deal: Deal, slug: str, as_of: dt.date) -> bytes:
     calendar.add("prodid", "-//dealroom//Mutual action plan//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    name = f"{deal.customer.name} and {deal.seller.name}: mutual action plan"
+    name = _("%(customer)s and %(seller)s: mutual action plan") % {
+        "customer": deal.customer.name, "seller": deal.seller.name}  # fmt: skip
     calendar.add("x-wr-calname", name)
     stamp = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc)
     late = late_for_event(deal)
@@ -60,10 +65,12 @@ def plan_calendar(deal: Deal, slug: str, as_of: dt.date) -> bytes:
         if step.status == "done":
             continue
         flags = step_flags(step, as_of, index in late)
-        status = ", ".join([step.status, *flags])
-        lines = [f"Owner: {step.owner} ({side_name(deal, step)})", f"Status: {status}"]
+        status = ", ".join(_(word) for word in [step.status, *flags])
+        lines = [_("Owner: %(owner)s (%(company)s)") % {"owner": step.owner,
+                                                      "company": side_name(deal, step)},
+                 _("Status: %(status)s") % {"status": status}]  # fmt: skip
         if step.phase:
-            lines.append(f"Phase: {step.phase}")
+            lines.append(_("Phase: %(phase)s") % {"phase": step.phase})
         if step.notes:
             lines.append(step.notes)
         calendar.add_component(_day_event(
@@ -72,9 +79,13 @@ def plan_calendar(deal: Deal, slug: str, as_of: dt.date) -> bytes:
         ))  # fmt: skip
     event = deal.compelling_event
     for key, title, day in (
-        ("deadline", f"Deadline: {event.reason}" if event else "", event.date if event else None),
-        ("signature", "Contract signature (target)", deal.signature_target),
-        ("go-live", "Go-live", deal.go_live),
+        (
+            "deadline",
+            _("Deadline: %(reason)s") % {"reason": event.reason} if event else "",
+            event.date if event else None,
+        ),
+        ("signature", _("Contract signature (target)"), deal.signature_target),
+        ("go-live", _("Go-live"), deal.go_live),
     ):
         if day is not None:
             calendar.add_component(_day_event(f"{slug}-{key}", title, day, stamp, "", ""))
@@ -105,12 +116,13 @@ def plan_spreadsheet(deal: Deal, as_of: dt.date) -> str:
              for index, step in enumerate(deal.mutual_action_plan.steps)}  # fmt: skip
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["Due", "Step", "Owner", "Company", "Status", "Flags", "After", "Notes"])
+    writer.writerow([_(heading) for heading in SPREADSHEET_HEADINGS])
     for step in deal.mutual_action_plan.ordered_steps():
         writer.writerow([_cell(value) for value in (
             step.due.isoformat(),  # type: ignore[union-attr]
-            step.title, step.owner, side_name(deal, step), step.status,
-            ", ".join(flags[id(step)]), ", ".join(step.after), step.notes or "",
+            step.title, step.owner, side_name(deal, step), _(step.status),
+            ", ".join(_(flag) for flag in flags[id(step)]), ", ".join(step.after),
+            step.notes or "",
         )])  # fmt: skip
     return out.getvalue()
 

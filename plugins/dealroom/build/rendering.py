@@ -27,6 +27,7 @@ from babel.numbers import format_currency, format_decimal
 from markupsafe import Markup
 
 from ..deal.figures import compute_figures, plan_progress
+from ..deal.i18n import gettext as _
 from ..deal.loading import DealFolder
 from ..deal.model import Deal, PlanStep
 from ..deal.plan import critical_path, late_for_event, step_flags
@@ -55,18 +56,18 @@ class PageSpec:
 def page_specs(folder: DealFolder, show_missing: bool) -> list[PageSpec]:
     """The pages of a deal site, in navigation order."""
     pages = [
-        PageSpec("index.md", "Overview", "overview"),
-        PageSpec("business-case.md", "Business case", "business-case",
+        PageSpec("index.md", _("Overview"), "overview"),
+        PageSpec("business-case.md", _("Business case"), "business-case",
                  folder.narrative.get("business-case.md", "")),
-        PageSpec("mutual-action-plan.md", "Mutual action plan", "mutual-action-plan"),
+        PageSpec("mutual-action-plan.md", _("Mutual action plan"), "mutual-action-plan"),
     ]  # fmt: skip
     approach = folder.narrative.get("approach.md")
     if approach is not None or show_missing:
         # Without approach.md a published site simply has no approach page.
-        pages.append(PageSpec("approach.md", "Approach", "approach", approach or ""))
+        pages.append(PageSpec("approach.md", _("Approach"), "approach", approach or ""))
     for src_uri, markdown in folder.context_pages.items():
         pages.append(PageSpec(src_uri, folder.titles.get(src_uri, src_uri), "context", markdown))
-    pages.append(PageSpec("contributors.md", "Contributors", "contributors"))
+    pages.append(PageSpec("contributors.md", _("Contributors"), "contributors"))
     return pages
 
 
@@ -103,10 +104,12 @@ def nav_for(pages: list[PageSpec]) -> list[Any]:
 def link_preview(deal: Deal, page_title: str | None) -> dict[str, str]:
     """What a mail or chat app shows for a forwarded link to a page: the deal room's name
     and the page's, never a figure (`og:title` and `og:description`)."""
-    room = f"{deal.customer.name} and {deal.seller.name}"
+    room = _("%(customer)s and %(seller)s") % {"customer": deal.customer.name,
+                                               "seller": deal.seller.name}  # fmt: skip
     return {
         "title": f"{page_title} · {room}" if page_title else room,
-        "description": f"Deal room shared by {deal.seller.name} with {deal.customer.name}.",
+        "description": _("Deal room shared by %(seller)s with %(customer)s.")
+        % {"seller": deal.seller.name, "customer": deal.customer.name},
     }
 
 

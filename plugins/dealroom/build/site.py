@@ -33,6 +33,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink, TableOfContents, get_toc
 
 from ..deal.files import DEAL_FILE, DealFiles, Refused
+from ..deal.i18n import gettext, use_language
 from ..deal.includes import is_snippets
 from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
@@ -58,6 +59,7 @@ from .theme import SHARED_STORE, SharedTheme, link_shared
 from .workers import Job, Step, run_jobs
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
+DEAL_SITE_PLUGIN = "dealroom/deal-site"
 MKDOCS_BUILD_NOTES = "mkdocs.commands.build"  # MkDocs' logger for its build's steps
 
 NARRATIVE_SLOT = "<!-- dealroom: narrative -->"
@@ -253,8 +255,13 @@ def deal_site_config(
     config = MkDocsConfig(config_file_path=outer.config_file_path)
     config.load_dict(
         {
-            "site_name": inert_text(f"{deal.customer.name} and {deal.seller.name}"),
-            "site_description": inert_text(f"Deal room for {deal.customer.name}"),
+            "site_name": inert_text(
+                gettext("%(customer)s and %(seller)s")
+                % {"customer": deal.customer.name, "seller": deal.seller.name}
+            ),
+            "site_description": inert_text(
+                gettext("Deal room for %(customer)s") % {"customer": deal.customer.name}
+            ),
             "site_url": site_url,
             "docs_dir": empty_dir,
             "site_dir": os.path.join(outer.site_dir, folder.slug),
@@ -276,7 +283,7 @@ def deal_site_config(
         raise PluginError("; ".join(f"config '{name}': {problem}" for name, problem in errors))
     config["theme"] = theme
     plugin = DealSitePlugin(folder, pages, options, contributor_log, step)
-    config.plugins["dealroom/deal-site"] = plugin
+    config.plugins[DEAL_SITE_PLUGIN] = plugin
     return config
 
 
@@ -357,7 +364,7 @@ def build_deal_sites(
     display_root = Path(outer.config_file_path).parent
     by_slug = {folder.slug: folder for folder in folders}
     jobs = [
-        Job(folder.slug, partial(_build_one, partial(
+        Job(folder.slug, partial(_build_one, theme, folder.deal.site_language, partial(
             deal_site_config, outer, folder, theme, options, logs[folder.slug], empty_dir
         )))
         for folder in to_build
@@ -420,16 +427,26 @@ def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:
     }
 
 
-def _build_one(deal_config: Callable[[Step], MkDocsConfig], step: Step) -> bool:
-    """In the worker: build one deal's site from its configuration."""
-    config = deal_config(step)
+def _build_one(
+    theme: SharedTheme, language: str, deal_config: Callable[[Step], MkDocsConfig], step: Step
+) -> bool:
+    """In the worker: build one deal's site from its configuration, in its language:
+    dealroom's words and the theme's interface (search, navigation, "Table of contents",
+    <html lang>). The theme is shared by every deal of the run: the language is set for
+    this build only (a worker builds one deal; where there is no fork, deals take turns
+    in this process)."""
+    use_language(theme.get_env(), language)
+    previous, theme["language"] = theme["language"], language
     errors = _LastError()
     logging.getLogger("mkdocs").addHandler(errors)
     try:
+        config = deal_config(step)
         build(config)
     except Abort:  # MkDocs logged why (relayed to the parent); say it again in the report
         raise DealBuildError(errors.message or "the build stopped with an error") from None
     finally:
+        theme["language"] = previous
+        use_language(theme.get_env(), "en")
         logging.getLogger("mkdocs").removeHandler(errors)
     return True
 

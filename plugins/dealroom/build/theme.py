@@ -84,6 +84,12 @@ class SharedTheme(Theme):
             env = super().get_env()
             env.loader = _ListingCacheLoader(self.dirs)
             env.autoescape = _autoescape
+            # dealroom's own words go through gettext (deal/i18n.py), new-style: before
+            # any template is compiled, which depends on it. English until a deal says.
+            env.install_null_translations(newstyle=True)
+            # The first letter up, the rest as the catalog wrote it: "Im Plan", not
+            # "Im plan" as Jinja's `capitalize` would have it.
+            env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]
             if self.compiled_dir is not None:
                 # Compiling Material's templates is most of what a build that reuses every
                 # deal site still does; Jinja keys each by its source, so an edit recompiles.

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ..deal.i18n import gettext as _
+from ..deal.i18n import ngettext
 from ..deal.model import Deal
 from ..deal.plan import late_for_event, step_flags
 
@@ -73,9 +75,9 @@ def build_timeline(
         if not rows:
             return None
     event = deal.compelling_event.date if deal.compelling_event else None
-    dated = [(as_of, "Today", "today"), (event, "Deadline", "event"),
-             (deal.signature_target, "Signature", "signature"),
-             (deal.go_live, "Go-live", "go-live")]  # fmt: skip
+    dated = [(as_of, _("Today"), "today"), (event, _("Deadline"), "event"),
+             (deal.signature_target, _("Signature"), "signature"),
+             (deal.go_live, _("Go-live"), "go-live")]  # fmt: skip
     days = [step.due for step, _ in rows] + [day for day, _, _ in dated if day]
     days += [step.start for step, _ in rows if step.start]
     first, last = min(days), max(days)
@@ -96,12 +98,14 @@ def build_timeline(
         if step.status != "done" and step.due < as_of and "stalled" not in flags:
             words.insert(1, "overdue")
         said = list(dict.fromkeys(words))
-        label = f"{step.title} ({side_name(step)}), {date_text(step.due)}: " + ", ".join(said)
+        label = f"{step.title} ({side_name(step)}), {date_text(step.due)}: " + ", ".join(
+            _(word) for word in said
+        )
         wrong = [word for word in said if word not in ("planned", "in progress", "done", "at risk")]
         title = (
             step.title if len(step.title) <= TITLE_CHARS else step.title[: TITLE_CHARS - 1] + "…"
         )
-        text = f"{title}: {', '.join(wrong)}" if wrong else title
+        text = f"{title}: {', '.join(_(word) for word in wrong)}" if wrong else title
         markers.append(Marker(
             where, TOP + row * ROW + 20, x(step.start) if step.start else None, text, label, shape,
             bool(flags) or step.status == "blocked",
@@ -114,8 +118,8 @@ def build_timeline(
         for order, (where, label, kind) in enumerate(present)
     ]  # fmt: skip
     height = TOP + len(rows) * ROW + 8
-    summary = (f"Timeline of {len(rows)} plan steps from {date_text(first)} to "
-               f"{date_text(last)}"
-               + "".join(f"; {line.label}" for line in lines)
-               + ".")  # fmt: skip
+    summary = ngettext("Timeline of %(num)d plan step from %(first)s to %(last)s",
+                       "Timeline of %(num)d plan steps from %(first)s to %(last)s", len(rows)) % {
+        "num": len(rows), "first": date_text(first), "last": date_text(last)}  # fmt: skip
+    summary += "".join(f"; {line.label}" for line in lines) + "."
     return Timeline(WIDTH, height, markers, lines, summary)

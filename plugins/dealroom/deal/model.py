@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from .i18n import LANGUAGES
+
 # --- vocabularies ------------------------------------------------------------------------
 
 SALES_STEPS = (
@@ -431,6 +433,11 @@ class Deal(Model):
         default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["EUR"]
     )
     locale: str = Field(default="en_US", description="how numbers and dates are written")
+    language: Literal[LANGUAGES] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="the deal room's language: " + ", ".join(LANGUAGES) + "; defaults from "
+        "locale (de_DE: de), else en",
+    )
     stakeholders: list[Stakeholder] = Field(default_factory=list)
     business_case: BusinessCase = Field(default_factory=BusinessCase)
     mutual_action_plan: MutualActionPlan = Field(default_factory=MutualActionPlan)
@@ -438,6 +445,12 @@ class Deal(Model):
         default_factory=list, description="contributions recorded by hand"
     )
     internal: Any = Field(default=None, description="seller-only notes; never published")
+
+    @property
+    def site_language(self) -> str:
+        """The deal room's language: `language`, else the locale's if one of LANGUAGES."""
+        spoken = self.locale.replace("-", "_").split("_")[0].lower()
+        return self.language or (spoken if spoken in LANGUAGES else "en")
 
     def reference_problems(self, context_files: Sequence[str] = ()) -> list[tuple[str, str]]:
         """Cross-field problems as (field path, message): names that point at nobody,

@@ -21,21 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..deal.files import ASSET, DEAL_FILE, PAGE, published_kind
+from ..deal.i18n import N_, ngettext
+from ..deal.i18n import gettext as _
 from ..deal.loading import DealFolder
 from ..deal.model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
 from .git import Commit, Person, RepositoryHistory, relative_to
 
 # Section names in the reader's words; other deal.yml keys read as themselves
 # ("summary" -> "Summary", "cost_of_inaction" -> "cost of inaction").
-SECTION_LABELS = {
-    "business_case": "Business case",
-    "mutual_action_plan": "Mutual action plan",
-    "business-case.md": "Business case",
-    "approach.md": "Approach",
-    "compelling_event": "Deadline",
-    "go_live": "Go-live date",
-    "signature_target": "Contract signature date",
-    "stakeholders": "People involved",
+SECTION_LABELS = {  # translated where shown (deal/i18n.py)
+    "business_case": N_("Business case"),
+    "mutual_action_plan": N_("Mutual action plan"),
+    "business-case.md": N_("Business case"),
+    "approach.md": N_("Approach"),
+    "compelling_event": N_("Deadline"),
+    "go_live": N_("Go-live date"),
+    "signature_target": N_("Contract signature date"),
+    "stakeholders": N_("People involved"),
 }
 # deal.yml fields only the seller reads (notes, and the pipeline's stage, step, value and
 # opening date, which the dashboard uses): no deal page shows them, so a change to them
@@ -159,21 +161,28 @@ class ContributorLog:
         shaped this deal room' (sides nobody contributed from are left out); '' if none."""
         groups = [
             (count, where)
-            for count, where in ((len(self.people("buyer")), f"from {customer}"),
-                                 (len(self.people("seller")), f"from {seller}"),
+            for count, where in ((len(self.people("buyer")), customer),
+                                 (len(self.people("seller")), seller),
                                  (len(self.people("unknown")), ""))
             if count
         ]  # fmt: skip
         if not groups:
             return ""
         parts = []
-        for index, (count, where) in enumerate(groups):
-            noun = "person" if count == 1 else "people"
+        for index, (count, company) in enumerate(groups):
             if index:  # "and 4 from Tallbridge", "and 1 more"
-                noun = "" if where else "more"
-            parts.append(" ".join(word for word in (str(count), noun, where) if word))
-        verb = "has" if sum(count for count, _ in groups) == 1 else "have"
-        return f"{and_list(parts)} {verb} shaped this deal room"
+                part = (_("%(num)d from %(company)s") if company else _("%(num)d more")) % {
+                    "num": count, "company": company}  # fmt: skip
+            elif company:
+                part = ngettext("%(num)d person from %(company)s",
+                                "%(num)d people from %(company)s", count) % {
+                    "num": count, "company": company}  # fmt: skip
+            else:
+                part = ngettext("%(num)d person", "%(num)d people", count) % {"num": count}
+            parts.append(part)
+        total = sum(count for count, _ in groups)
+        return ngettext("%(who)s has shaped this deal room", "%(who)s have shaped this deal room",
+                        total) % {"who": and_list(parts)}  # fmt: skip
 
     # --- the seller's diagnosis: dashboard and scorecard only ---------------------------
 
@@ -233,9 +242,10 @@ def section_area(section: str, context_titles: dict[str, str]) -> str:
     if file_part in context_titles:
         return context_titles[file_part]
     if published_kind(PurePosixPath(file_part)) == ASSET:
-        return f"File {PurePosixPath(file_part).name}"  # assets/plan.pdf -> File plan.pdf
+        # assets/plan.pdf -> File plan.pdf
+        return _("File %(name)s") % {"name": PurePosixPath(file_part).name}
     key = file_part.split(".", 1)[0] if _is_field(file_part) else file_part
-    return SECTION_LABELS.get(key, key.replace("_", " ").capitalize())
+    return _(SECTION_LABELS[key]) if key in SECTION_LABELS else key.replace("_", " ").capitalize()
 
 
 def section_label(section: str, context_titles: dict[str, str]) -> str:
@@ -413,4 +423,4 @@ def and_list(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'; '' for no items."""
     if len(items) < 2:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + " " + _("and") + " " + items[-1]

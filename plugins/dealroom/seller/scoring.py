@@ -259,7 +259,10 @@ def _outcomes(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
     outcomes = f.deal.business_case.outcomes
     complete = [o for o in outcomes if o.baseline and o.target and o.by]
     narrative = f.folder.narrative.get("business-case.md", "")
-    scenarios = bool(re.search(r"^#+ .*(scenario|sensitivit)", narrative, re.I | re.M))
+    # Headings in the deal room's language: scenario, Szenario, scénario, escenario; sensitivity,
+    # Sensitivität, sensibilidad, gevoeligheid.
+    scenarios = bool(re.search(r"^#+ .*(scenario|szenari|scénari|sensitivit|sensibili|gevoelig)",
+                               narrative, re.I | re.M))  # fmt: skip
     return [
         [Condition("an outcome metric", bool(outcomes),
                    f"Agree one measurable outcome with {f.champion}")],

@@ -28,9 +28,9 @@
     bar.querySelector("[data-dealroom-action=copy-link]").addEventListener("click", async () => {
       try {
         await navigator.clipboard.writeText(pageUrl());
-        status.textContent = "Link copied. Whoever opens it needs their own access.";
+        status.textContent = bar.dataset.copied;
       } catch (blocked) {
-        status.textContent = "Copy this address: " + pageUrl();
+        status.textContent = bar.dataset.copyThis + " " + pageUrl();
       }
     });
     bar.hidden = false;
@@ -86,12 +86,13 @@
   // A region that still scrolls sideways (a very wide table on a wide screen) must be
   // reachable by keyboard and named for screen readers.
   function focusableScrollRegions() {
+    const words = document.querySelector(".dealroom-actions")?.dataset ?? {};
     for (const region of document.querySelectorAll(".md-typeset__scrollwrap")) {
       const scrolls = region.scrollWidth > region.clientWidth + 1;
       if (scrolls && !region.hasAttribute("tabindex")) {
         region.setAttribute("tabindex", "0");
         region.setAttribute("role", "region");
-        region.setAttribute("aria-label", "Table, scrolls sideways");
+        region.setAttribute("aria-label", words.scrolls || "Table, scrolls sideways");
       }
     }
   }

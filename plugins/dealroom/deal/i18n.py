@@ -1,0 +1,81 @@
+"""Deal rooms in the buyer's language: dealroom's own words, translated with gettext.
+
+The catalogs are `plugins/dealroom/locale/<language>/LC_MESSAGES/messages.po`, kept with
+Babel (`pybabel extract/update`, configured in babel.cfg; see README, "Languages"). They
+are compiled here, in memory, when a deal room of that language is first built, so no
+compiled file is kept in git. A message a catalog lacks stays in English.
+
+Templates use Jinja's i18n extension (`{% trans %}`, `_()`, `ngettext`); Python code that
+writes words a buyer reads calls `gettext`/`ngettext` below, which use the language of
+the deal room being built. The seller's dashboard and the CLI stay in English.
+"""
+
+from __future__ import annotations
+
+import gettext as stdlib_gettext
+import io
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+LANGUAGES = ("en", "de", "fr", "es", "nl")  # English and the catalogs shipped
+
+_ENGLISH = stdlib_gettext.NullTranslations()
+_current: ContextVar[stdlib_gettext.NullTranslations | None] = ContextVar(
+    "dealroom_translations", default=None
+)
+
+
+@cache
+def translations(language: str) -> stdlib_gettext.NullTranslations:
+    """The compiled catalog of `language` (English: no translation at all)."""
+    catalog_file = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if language == "en" or not catalog_file.is_file():
+        return stdlib_gettext.NullTranslations()
+    with catalog_file.open("rb") as stream:
+        catalog = read_po(stream, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return stdlib_gettext.GNUTranslations(compiled)
+
+
+def use_language(env: Any, language: str) -> None:
+    """Render what follows (templates of the Jinja environment `env`, and the Python
+    strings below) in `language`. A worker builds one deal; where there is no fork,
+    the deals take turns in one process, each setting its own."""
+    chosen = translations(language)
+    _current.set(chosen)
+    env.install_gettext_translations(chosen, newstyle=True)
+
+
+def gettext(message: str) -> str:
+    return (_current.get() or _ENGLISH).gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    return (_current.get() or _ENGLISH).ngettext(singular, plural, count)
+
+
+def N_(message: str) -> str:
+    """Mark `message` for the catalogs without translating it now (it is translated
+    where it is shown)."""
+    return message
+
+
+# Words that reach pages as data (a status, a flag, a unit): translated where shown,
+# listed here so that `pybabel extract` finds them.
+DATA_WORDS = (
+    N_("planned"), N_("in progress"), N_("done"), N_("blocked"),
+    N_("at risk"), N_("stalled"), N_("late for the event"), N_("overdue"),
+    N_("on track"), N_("off track"), N_("complete"), N_("no plan"),
+    N_("open"), N_("yes"), N_("no"),
+    N_("year"), N_("month"), N_("quarter"), N_("week"),
+    N_("call"), N_("meeting"), N_("email"), N_("redline"), N_("document"), N_("chat"),
+    N_("other"),
+)  # fmt: skip

@@ -1,0 +1,153 @@
+"""Deal rooms in the buyer's language: dealroom's words from gettext catalogs (Babel), in
+every shipped language, plurals included; catalogs complete and current; the German
+example without an English word of dealroom's; Material's interface localised too."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from conftest import REPO, browser_needed, make_deal, run_build, write_deal, write_project
+from dealroom.deal.i18n import LANGUAGES, LOCALE_DIR
+
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+# Per language: a heading, "in 127 days", "1 of 3 steps done", "over 1 year" (plural
+# forms), and Material's search placeholder.
+EXPECTED = {
+    "en": ("Key dates", "in 127 days", "1 of 3 steps done", "over 1 year", "Search"),
+    "de": ("Wichtige Termine", "in 127 Tagen", "1 von 3 Schritten erledigt", "über 1 Jahr",
+           "Suche"),
+    "fr": ("Dates clés", "dans 127 jours", "1 sur 3 étapes terminées", "sur 1 an",
+           "Rechercher"),
+    "es": ("Fechas clave", "en 127 días", "1 de 3 pasos completados", "en 1 año", "Búsqueda"),
+    "nl": ("Belangrijke data", "over 127 dagen", "1 van 3 stappen klaar", "over 1 jaar",
+           "Zoeken"),
+}  # fmt: skip
+
+
+def visible_text(page: Path) -> str:
+    text = page.read_text(encoding="utf-8")
+    article = text[text.index("<article") : text.index("</article>")]
+    article = re.sub(r"<(script|style)\b.*?</\1>", " ", article, flags=re.DOTALL)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", article)).split())
+
+
+def catalog(language: str) -> dict:
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as stream:
+        return {message.id: message.string for message in read_po(stream) if message.id}
+
+
+def test_every_language_writes_its_own_words(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "project")
+    for language in LANGUAGES:
+        deal = make_deal(language=language)
+        deal["business_case"]["investment"]["horizon_years"] = 1
+        deal["mutual_action_plan"]["steps"][1]["status"] = "done"  # 1 of 3 done
+        write_deal(project / "deals", f"deal-{language}", deal)
+    one_step = make_deal(language="de")
+    one_step["mutual_action_plan"]["steps"] = one_step["mutual_action_plan"]["steps"][:1]
+    write_deal(project / "deals", "one-step", one_step)
+    site = run_build(project)
+    for language, (heading, days, progress, horizon, search) in EXPECTED.items():
+        page = site / f"deal-{language}" / "index.html"
+        text = visible_text(page)
+        assert heading in text and days in text and progress in text, (language, text[:600])
+        case = visible_text(site / f"deal-{language}" / "business-case" / "index.html")
+        assert horizon in case, (language, case[:800])
+        raw = page.read_text(encoding="utf-8")
+        assert f'<html lang="{language}"' in raw
+        assert f'placeholder="{search}"' in raw
+    assert "0 von 1 Schritt erledigt" in visible_text(site / "one-step" / "index.html")
+    # The seller's dashboard stays in English, whatever the deals' languages.
+    dashboard = (site / "index.html").read_text(encoding="utf-8")
+    assert "Pipeline dashboard" in dashboard and '<html lang="en"' in dashboard
+
+
+def test_the_language_defaults_from_the_locale_and_is_checked(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "german", make_deal(locale="de_AT"))
+    write_deal(project / "deals", "english", make_deal(locale="it_IT"))  # no catalog: en
+    write_deal(project / "deals", "typo", make_deal(language="it"))
+    result = subprocess.run(["dealroom", "check"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert re.search(r"deals/typo/deal\.yml:\d+:\d+: language: must be one of 'en', 'de', "
+                     r"'fr', 'es' or 'nl' \(got 'it'\)", result.stderr), result.stderr  # fmt: skip
+    shutil.rmtree(project / "deals" / "typo")
+    site = run_build(project)
+    assert "Wichtige Termine" in visible_text(site / "german" / "index.html")
+    assert "Key dates" in visible_text(site / "english" / "index.html")
+
+
+def test_catalogs_are_current_and_complete(tmp_path: Path) -> None:
+    """The template is what `pybabel extract` finds now, and every catalog translates
+    every message, with the same placeholders (a missing one would fail at render)."""
+    extracted = tmp_path / "messages.pot"
+    pybabel = Path(sys.executable).parent / "pybabel"
+    subprocess.run([str(pybabel), "-q", "extract", "-F", "babel.cfg", "-o", str(extracted),
+                    "--no-location", "--sort-output", "."], cwd=REPO, check=True)  # fmt: skip
+    with extracted.open("rb") as stream:
+        found = {message.id for message in read_po(stream) if message.id}
+    with (LOCALE_DIR / "messages.pot").open("rb") as stream:
+        committed = {message.id for message in read_po(stream) if message.id}
+    assert found == committed, "run `pybabel extract` (README, Languages)"
+    for language in LANGUAGES[1:]:
+        translations = catalog(language)
+        assert set(translations) == found, f"{language}: run `pybabel update` and translate"
+        for msgid, msgstr in translations.items():
+            ids = msgid if isinstance(msgid, tuple) else (msgid,)
+            strs = msgstr if isinstance(msgstr, tuple) else (msgstr,)
+            assert all(strs), f"{language}: {msgid!r} is not translated"
+            wanted = set(PLACEHOLDER.findall(ids[-1]))
+            for text in strs:
+                assert set(PLACEHOLDER.findall(text)) == wanted, (language, msgid, text)
+
+
+def test_the_german_example_holds_no_english_word_of_dealrooms(tmp_path: Path) -> None:
+    project = tmp_path / "examples"
+    shutil.copytree(REPO / "deals", project / "deals")
+    shutil.copytree(REPO / "theme_overrides", project / "theme_overrides")
+    shutil.copy(REPO / "mkdocs.yml", project / "mkdocs.yml")
+    site = run_build(project)
+    german = catalog("de")
+    pages = {page: visible_text(page) for page in (site / "alpine-retail").rglob("*.html")
+             if "<article" in page.read_text(encoding="utf-8")}  # fmt: skip
+    assert len(pages) >= 8
+    for msgid, msgstr in german.items():
+        ids = msgid if isinstance(msgid, tuple) else (msgid,)
+        strs = msgstr if isinstance(msgstr, tuple) else (msgstr,)
+        for english in ids:
+            for part in PLACEHOLDER.split(english):
+                part = part.strip(" .,:;()")
+                if len(part) < 6 or any(part in text for text in strs):
+                    continue  # too short to tell, or the same in German ("Go-live")
+                pattern = re.compile(rf"(?<![\w-]){re.escape(part)}(?![\w-])")
+                for page, text in pages.items():
+                    assert not pattern.search(text), f"{page}: English '{part}'"
+
+
+@browser_needed
+def test_the_search_field_speaks_german(tmp_path: Path, browser) -> None:
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "fjordline", make_deal(language="de"))
+    site = run_build(project)
+    page = browser.new_page()
+    page.goto((site / "fjordline" / "index.html").as_uri())
+    assert page.get_attribute("input[name=query]", "placeholder") == "Suche"
+    assert page.get_attribute("html", "lang") == "de"
+    assert page.locator("text=Wichtige Termine").count() >= 1
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_plural_forms_follow_the_language(language: str) -> None:
+    from dealroom.deal.i18n import translations
+
+    chosen = translations(language)
+    one = chosen.ngettext("in %(num)d day", "in %(num)d days", 1) % {"num": 1}
+    many = chosen.ngettext("in %(num)d day", "in %(num)d days", 5) % {"num": 5}
+    assert one != many.replace("5", "1")
