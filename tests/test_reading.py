@@ -147,6 +147,26 @@ def found_in_order(cell: str, text: str) -> bool:
     return True
 
 
+# What the examples' pages say in their own language: alpine-retail is a German deal room.
+WORDS = {
+    "en": {"print": "Print / save as PDF", "cost": "Cost of doing nothing",
+           "computed": "How the figures are computed", "updated": "Last updated",
+           "done": "Done", "days": " days)", "copy": "Copy link", "copied": "Link copied",
+           "terms": ["Cost of doing nothing", "Investment", "Net benefit",
+                     "Return on investment", "Payback"]},
+    "de": {"print": "Drucken / als PDF speichern", "cost": "Kosten des Nichthandelns",
+           "computed": "Wie die Zahlen berechnet werden", "updated": "Zuletzt aktualisiert",
+           "done": "Erledigt", "days": " Tagen)", "copy": "Link kopieren",
+           "copied": "Link kopiert",
+           "terms": ["Kosten des Nichthandelns", "Investition", "Nettonutzen", "Rendite",
+                     "Amortisation"]},
+}  # fmt: skip
+
+
+def words(slug: str) -> dict:
+    return WORDS["de" if slug == "alpine-retail" else "en"]
+
+
 def table_rows(page) -> list[list[str]]:
     return page.evaluate(
         """() => [...document.querySelectorAll('.md-content table tr')].map(
@@ -159,15 +179,15 @@ def test_the_business_case_without_its_detail_prints_on_at_most_two_a4_pages(
     module_browser, host, slug
 ) -> None:
     page = open_page(module_browser, f"{host}/{slug}/business-case/", DESKTOP)
-    assert page.is_visible("text=Print / save as PDF")
+    assert page.is_visible(f"text={words(slug)['print']}")
     pages = pdf_pages(page)
     assert len(pages) <= 2, f"{slug}: the one-page case printed on {len(pages)} pages"
     printed = squeezed("".join(pages))
-    assert squeezed("Cost of doing nothing") in printed
-    assert squeezed("How the figures are computed") not in printed  # the detail part
+    assert squeezed(words(slug)["cost"]) in printed
+    assert squeezed(words(slug)["computed"]) not in printed  # the detail part
     # A printout leads back to the live page and says how fresh it is.
     assert squeezed(f"{host}/{slug}/business-case/") in printed
-    assert "Lastupdated" in printed
+    assert squeezed(words(slug)["updated"]) in printed
 
 
 @pytest.mark.parametrize(("slug", "path"), [
@@ -204,9 +224,9 @@ def test_the_full_printout_holds_every_table_cell_with_no_row_split_and_no_orpha
     for number, text in enumerate(pages[:-1], start=1):
         last_line = [line.strip() for line in text.splitlines() if line.strip()][-1]
         assert last_line not in headings, f"page {number} ends with the heading {last_line!r}"
-    assert "Lastupdated" in everything
+    assert squeezed(words(slug)["updated"]) in everything
     if path == "business-case/" and slug != "northwind-freight":
-        assert squeezed("How the figures are computed") in everything
+        assert squeezed(words(slug)["computed"]) in everything
 
 
 # --- phone and desktop ------------------------------------------------------------------
@@ -308,7 +328,7 @@ def test_on_a_phone_the_plan_shows_status_and_overdue_at_a_glance(
     for index in range(statuses.count()):
         assert statuses.nth(index).is_visible()
         assert statuses.nth(index).bounding_box()["x"] + 10 < PHONE["width"]
-    assert "Done" in statuses.first.inner_text()
+    assert words("alpine-retail")["done"] in statuses.first.inner_text()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
@@ -322,9 +342,7 @@ def test_the_business_case_opens_on_its_headline_and_figures(
     assert strip.bounding_box()["y"] < viewport["height"], "the figures are below the first screen"
     terms = strip.locator("dt").all_inner_texts()
     if slug != "northwind-freight":  # an early-stage deal: no investment yet
-        assert terms[:5] == [
-            "Cost of doing nothing", "Investment", "Net benefit", "Return on investment", "Payback",
-        ]  # fmt: skip
+        assert terms[:5] == words(slug)["terms"]
     order = page.evaluate(
         """() => ['.dealroom-headline', '.dealroom-strip', '#problem', '#case-detail']
             .map((selector) => document.querySelector(selector))
@@ -346,7 +364,8 @@ def test_the_overview_opens_on_dates_next_steps_figures_and_whom_to_ask(
     assert tops[:-1] == sorted(tops[:-1]) and tops[-1] > max(tops[:-1])
     contact = page.locator(".dealroom-contact").inner_text()
     assert "Jonas Eberhardt" in contact and "jonas.eberhardt@tallbridge.example" in contact
-    assert page.locator(".dealroom-dates").inner_text().count(" days)") >= 2  # days left
+    dates = page.locator(".dealroom-dates").inner_text()
+    assert dates.count(words("alpine-retail")["days"]) >= 2  # days left
 
 
 def test_copy_link_copies_the_page_address_and_the_detail_checkbox_sets_what_prints(
@@ -356,11 +375,11 @@ def test_copy_link_copies_the_page_address_and_the_detail_checkbox_sets_what_pri
         module_browser, f"{host}/alpine-retail/business-case/#case-detail", DESKTOP,
         permissions=["clipboard-read", "clipboard-write"],
     )  # fmt: skip
-    page.click("text=Copy link")
+    page.click(f"text={words('alpine-retail')['copy']}")
     assert page.evaluate("() => navigator.clipboard.readText()") == (
         f"{host}/alpine-retail/business-case/"
     )
-    assert "Link copied" in page.locator(".dealroom-action-status").inner_text()
+    assert words("alpine-retail")["copied"] in page.locator(".dealroom-action-status").inner_text()
     brief_class = "() => document.documentElement.classList.contains('dealroom-print-brief')"
     brief = page.evaluate(brief_class)
     page.check("[data-dealroom-print-detail]")
