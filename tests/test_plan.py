@@ -201,14 +201,14 @@ def test_timeline_reads_at_390_px(tmp_path: Path, browser) -> None:
     site = run_build(project)
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto((site / "fjordline" / "mutual-action-plan" / "index.html").as_uri())
-    drawing = page.query_selector(".dealroom-timeline svg")
+    drawing = page.query_selector(".dealroom-plan-timeline svg")
     box = drawing.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    heights = page.evaluate("[...document.querySelectorAll('.dealroom-timeline text')]"
+    heights = page.evaluate("[...document.querySelectorAll('.dealroom-plan-timeline text')]"
                             ".map(t => t.getBoundingClientRect().height)")  # fmt: skip
     assert len(heights) == 6 + 4 and min(heights) >= 9  # six steps, four dated lines
-    labels = page.evaluate("[...document.querySelectorAll('.dealroom-timeline text')]"
+    labels = page.evaluate("[...document.querySelectorAll('.dealroom-plan-timeline text')]"
                            ".map(t => { const r = t.getBoundingClientRect(); "
                            "return [r.left, r.right]; })")  # fmt: skip
     assert all(left >= 0 and right <= 390 for left, right in labels)  # nothing cut off
