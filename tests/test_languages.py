@@ -151,3 +151,33 @@ def test_plural_forms_follow_the_language(language: str) -> None:
     one = chosen.ngettext("in %(num)d day", "in %(num)d days", 1) % {"num": 1}
     many = chosen.ngettext("in %(num)d day", "in %(num)d days", 5) % {"num": 5}
     assert one != many.replace("5", "1")
+
+
+def test_password_pages_speak_the_deal_rooms_language_and_401_pages_stay_alike(
+    tmp_path: Path,
+) -> None:
+    from dealroom.publish.access import Scope, add_viewer
+    from dealroom.publish.access_pages import UNAUTHORIZED_DIR
+    from dealroom.publish.releases import publish
+
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "german", make_deal(language="de"))
+    write_deal(project / "deals", "english", make_deal())
+    for slug in ("german", "english"):
+        add_viewer(project, Scope.of(project, project / "deals", slug), f"{slug}-viewer")
+    add_viewer(project, Scope.of(project, project / "deals", None), "team")
+    publish(project / "mkdocs.yml", tmp_path / "encrypted", mode="encrypted")
+    locked = (tmp_path / "encrypted" / "current" / "sites" / "german" / "index.html").read_text()
+    assert '<html lang="de"' in locked and "Privater Deal Room" in locked
+    assert "Passwort" in locked and "Auf diesem Gerät merken" in locked
+    assert "Dies ist ein privater Deal Room von <strong>Ledgerly</strong>." in locked
+    assert "Fjordline" not in locked  # still never the customer
+    english = (tmp_path / "encrypted" / "current" / "sites" / "english" / "index.html").read_text()
+    assert '<html lang="en"' in english and "Private deal room" in english
+    # nginx: every 401 page the same bytes, the German deal's too, so probing addresses
+    # tells nothing (not even which deal rooms are German).
+    publish(project / "mkdocs.yml", tmp_path / "nginx")
+    pages = tmp_path / "nginx" / "current" / UNAUTHORIZED_DIR
+    german_page = (pages / "german.html").read_bytes()
+    assert german_page == (pages / "english.html").read_bytes()
+    assert b'<html lang="en"' in german_page and b"Private deal room" in german_page

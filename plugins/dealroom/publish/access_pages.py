@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
 
+from ..deal.i18n import translations
 from ..deal.model import Deal, mailto
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -52,6 +53,9 @@ class Branding:
 
     seller: str = ""
     contact: Contact | None = None
+    # The encrypted password page's language: the deal room's. nginx's 401 pages are
+    # English for every deal: they must be the same bytes whichever deal an address names.
+    language: str = "en"
 
     @classmethod
     def of(cls, slug: str, deal: Deal, with_contact: bool) -> Branding:
@@ -72,7 +76,7 @@ class Branding:
         contact = None
         if person is not None and name:
             contact = Contact(name, public(person.title), public(person.email))
-        return cls(public(deal.seller.name), contact)
+        return cls(public(deal.seller.name), contact, deal.site_language)
 
     @classmethod
     def shared(cls, brandings: list[Branding]) -> Branding:
@@ -98,19 +102,26 @@ def _names_customer(text: str, deal: Deal) -> bool:
     )
 
 
-def environment() -> jinja2.Environment:
-    """Templates of the publish step; everything is escaped unless marked safe."""
-    return jinja2.Environment(
+def environment(language: str = "en") -> jinja2.Environment:
+    """Templates of the publish step, in `language`; everything is escaped unless marked
+    safe."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["language"] = language
+    return env
 
 
 def unauthorized_page(branding: Branding) -> str:
-    """The page nginx shows, with status 401, to a reader without valid credentials."""
-    return environment().get_template("unauthorized.html").render(branding=branding)
+    """The page nginx shows, with status 401, to a reader without valid credentials: in
+    English, whatever the deal's language (see Branding.language)."""
+    english = replace(branding, language="en")
+    return environment().get_template("unauthorized.html").render(branding=english)
 
 
 def write_unauthorized_page(release: Path, name: str, branding: Branding) -> None:

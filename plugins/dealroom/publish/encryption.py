@@ -140,7 +140,7 @@ def encrypt_site(
         _write_envelope(index, content_key, index.read_bytes())
     for sitemap in site.glob(SITEMAPS):
         sitemap.unlink()
-    locked = environment().get_template("locked.html")
+    locked = environment((branding or Branding()).language).get_template("locked.html")
     for page in sorted(site.rglob("*.html")):
         depth = len(page.relative_to(site).parts) - 1
         root = "../" * depth
