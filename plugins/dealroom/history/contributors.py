@@ -39,6 +39,19 @@ SECTION_LABELS = {  # translated where shown (deal/i18n.py)
     "signature_target": N_("Contract signature date"),
     "stakeholders": N_("People involved"),
 }
+FIELD_LABELS = {  # the parts of a section readers see most, e.g. business_case.outcomes
+    "problem": N_("problem"),
+    "cost_of_inaction": N_("cost of inaction"),
+    "capabilities": N_("capabilities"),
+    "alternatives": N_("alternatives"),
+    "outcomes": N_("outcomes"),
+    "investment": N_("investment"),
+    "headline": N_("headline"),
+    "priority": N_("priority"),
+    "contributors": N_("contributors"),
+    "steps": N_("steps"),
+    "success_criteria": N_("success criteria"),
+}
 # deal.yml fields only the seller reads (notes, and the pipeline's stage, step, value and
 # opening date, which the dashboard uses): no deal page shows them, so a change to them
 # is nothing a reader of the deal room helped write.
@@ -250,10 +263,11 @@ def section_area(section: str, context_titles: dict[str, str]) -> str:
 
 def section_label(section: str, context_titles: dict[str, str]) -> str:
     """'business_case.cost_of_inaction' -> 'Business case: cost of inaction'."""
-    file_part, _, heading = section.partition("#")
+    file_part, _hash, heading = section.partition("#")
     label = section_area(file_part, context_titles)
     if _is_field(file_part) and "." in file_part:
-        label += ": " + file_part.split(".", 1)[1].replace("_", " ")
+        part = file_part.split(".", 1)[1]
+        label += ": " + (_(FIELD_LABELS[part]) if part in FIELD_LABELS else part.replace("_", " "))
     return f"{label}: {heading}" if heading else label
 
 
@@ -334,7 +348,7 @@ def _is_deal_file(path: str, prefix: str) -> bool:
     inside = _inside(path, prefix)
     if inside is None:
         return False
-    folder, _, name = inside.partition("/")
+    folder, _slash, name = inside.partition("/")
     return bool(folder) and name == DEAL_FILE
 
 
