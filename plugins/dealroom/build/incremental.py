@@ -47,7 +47,7 @@ STASH = ".dealroom-previous"  # hidden: MkDocs' clean leaves it alone
 PACKAGE = Path(__file__).resolve().parent.parent  # plugins/dealroom
 # The parts of dealroom that shape a deal site (not publishing, the CLI or the seller's
 # dashboard, which is rebuilt every time).
-SITE_CODE = ("deal", "history", "build", "templates", "plugin.py", "config.py")
+SITE_CODE = ("deal", "history", "build", "templates", "locale", "plugin.py", "config.py")
 # Packages whose version can change what a page looks like.
 ENGINE = ("mkdocs", "mkdocs-material", "Markdown", "pymdown-extensions", "nh3", "Jinja2", "babel")
 FORMAT = 1  # of the manifests and pickles; a change makes every deal build again

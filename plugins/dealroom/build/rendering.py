@@ -94,7 +94,7 @@ def nav_for(pages: list[PageSpec]) -> list[Any]:
     for page in pages:
         if page.kind == "context":
             if not context:
-                nav.append({"Context": context})
+                nav.append({_("Context"): context})
             context.append({inert_text(page.title): page.src_uri})
         else:
             nav.append({inert_text(page.title): page.src_uri})

@@ -269,7 +269,7 @@ def deal_site_config(
             "theme": {"name": theme.name},
             "nav": nav_for(pages),
             "markdown_extensions": _markdown_extensions(outer),
-            "plugins": [{"search": _search_options(outer)}],
+            "plugins": [{"search": _search_options(outer, deal.site_language)}],
             "extra": dict(outer.extra),
             "copyright": outer.copyright,
             "strict": False,  # the root build counts warnings and applies --strict once
@@ -308,13 +308,16 @@ def _validation_options(outer: MkDocsConfig) -> dict[str, dict[str, str]]:
     }
 
 
-def _search_options(outer: MkDocsConfig) -> dict[str, Any]:
+def _search_options(outer: MkDocsConfig, language: str) -> dict[str, Any]:
+    """The root site's search options, in the deal room's language (stemming and stop
+    words for its words)."""
     for name in ("material/search", "search"):
         if name in outer.plugins:
             options = dict(outer.plugins[name].config)
             options.pop("enabled", None)
+            options["lang"] = [language]
             return options
-    return {}
+    return {"lang": [language]}
 
 
 # --- building every deal ---------------------------------------------------------------
@@ -421,7 +424,7 @@ def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:
         "extra": dict(outer.extra),
         "copyright": outer.copyright,
         "validation": _validation_options(outer),
-        "search": _search_options(outer),
+        "search": _search_options(outer, "any"),  # the language is the deal's own input
         "theme": {"name": theme.name, **{key: theme[key] for key in theme}},
         "custom_dir": tree_digest(Path(custom_dir)) if custom_dir else None,
     }

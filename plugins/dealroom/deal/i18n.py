@@ -74,7 +74,7 @@ DATA_WORDS = (
     N_("planned"), N_("in progress"), N_("done"), N_("blocked"),
     N_("at risk"), N_("stalled"), N_("late for the event"), N_("overdue"),
     N_("on track"), N_("off track"), N_("complete"), N_("no plan"),
-    N_("open"), N_("yes"), N_("no"),
+    N_("open"), N_("yes"), N_("no"), N_("later"),
     N_("year"), N_("month"), N_("quarter"), N_("week"),
     N_("call"), N_("meeting"), N_("email"), N_("redline"), N_("document"), N_("chat"),
     N_("other"),

@@ -38,6 +38,11 @@ SECTION_LABELS = {  # translated where shown (deal/i18n.py)
     "go_live": N_("Go-live date"),
     "signature_target": N_("Contract signature date"),
     "stakeholders": N_("People involved"),
+    "summary": N_("Summary"),
+    "decision": N_("Decision"),
+    "customer": N_("Customer"),
+    "seller": N_("Seller"),
+    "mutual-action-plan.md": N_("Mutual action plan"),
 }
 FIELD_LABELS = {  # the parts of a section readers see most, e.g. business_case.outcomes
     "problem": N_("problem"),

@@ -40,6 +40,8 @@ ENCRYPTION_CODE = (
     Path(encryption.__file__),
     Path(access_pages.__file__),
     *(access_pages.TEMPLATES / name for name in ("locked.html", "access-page.html", "unlock.js")),
+    # The password page's words, in every language (a changed translation re-encrypts).
+    *sorted((Path(access_pages.__file__).parent.parent / "locale").glob("*/LC_MESSAGES/*.po")),
 )
 
 
