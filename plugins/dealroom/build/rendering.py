@@ -32,6 +32,7 @@ from ..deal.loading import DealFolder
 from ..deal.model import Deal, PlanStep
 from ..deal.plan import critical_path, late_for_event, step_flags
 from ..history.contributors import Contribution, ContributorLog, section_area, section_label
+from ..history.git import HISTORY_REASONS
 from .timeline import build_timeline
 
 SECTION_TEMPLATE = "dealroom/sections/{kind}.html"
@@ -212,8 +213,13 @@ def contributor_context(
         # was written for colleagues, so it shows only when the seller asks for it.
         return entry.note if entry.source == "recorded" or show_messages else ""
 
+    def history_reason(reason: str) -> str:
+        # Not through Jinja's `_()`, which would read git's words as a format string.
+        return _(reason) if reason in HISTORY_REASONS else reason
+
     return {
         "contributor_log": contributor_log,
+        "history_reason": history_reason,
         "show_emails": show_emails,
         "note": note,
         "section_label": lambda section: section_label(section, titles),

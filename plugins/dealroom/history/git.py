@@ -26,7 +26,15 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
+from ..deal.i18n import N_
+
 log = logging.getLogger("mkdocs.plugins.dealroom")
+# Why history is missing, as a reader is told (translated where shown; any other reason,
+# git's own words, is shown as it is).
+NOT_A_REPOSITORY = N_("the deals folder is not in a git repository")
+NO_COMMITS = N_("the repository has no commits yet")
+SHALLOW = N_("this is a shallow clone, so older history is missing")
+HISTORY_REASONS = frozenset({NOT_A_REPOSITORY, NO_COMMITS, SHALLOW})
 
 CACHE_VERSION = 1
 RECORD, UNIT, TRAILERS = "\x1e", "\x1f", "\x1d"
@@ -107,9 +115,9 @@ def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryH
     except _GitUnavailable as error:
         reason = str(error)
         if "not a git repository" in reason:
-            reason = "the deals folder is not in a git repository"
+            reason = NOT_A_REPOSITORY
         elif "rev-parse" in reason or "HEAD" in reason:
-            reason = "the repository has no commits yet"
+            reason = NO_COMMITS
         return RepositoryHistory(available=False, reason=reason)
     top_path = Path(top)
     prefix = deals_dir.resolve().relative_to(top_path.resolve()).as_posix()
@@ -124,7 +132,7 @@ def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryH
     if not cached or cached["head"] != head:
         _save_cache(cache_file, scope, head, commits)
     partial = shallow == "true"
-    reason = "this is a shallow clone, so older history is missing" if partial else ""
+    reason = SHALLOW if partial else ""
     return RepositoryHistory(commits=commits, prefix=prefix, partial=partial, reason=reason)
 
 
