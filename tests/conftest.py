@@ -132,6 +132,14 @@ def write_project(root: Path, **plugin_options: Any) -> Path:
     return root
 
 
+def set_plugin_options(root: Path, **options: Any) -> None:
+    """Change dealroom's options in the project's mkdocs.yml, as a seller would."""
+    path = root / "mkdocs.yml"
+    config = yaml.safe_load(path.read_text())
+    next(p for p in config["plugins"] if isinstance(p, dict))["dealroom"].update(options)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
 def run_build(root: Path, *, command: str = "build", strict: bool = False) -> Path:
     """Run a real in-process `mkdocs build` of the project at root; return site_dir."""
     config = load_config(str(root / "mkdocs.yml"), strict=strict)

@@ -17,7 +17,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import (
     NGINX,
     Host,
@@ -25,6 +24,7 @@ from conftest import (
     make_deal,
     nginx_needed,
     run_build,
+    set_plugin_options,
     write_deal,
     write_project,
 )
@@ -343,7 +343,7 @@ def _level(card: dict, section: str) -> int:
 @nginx_needed
 def test_saving_drops_views_older_than_the_retention(served) -> None:
     project, log, _ = served
-    set_option(project, "activity_retention_days", 2)
+    set_plugin_options(project, activity_retention_days=2)
     rotated = str(log.parent / "access.log.*.gz")  # Ingrid's reading of three days ago
     saved = activity(project, "--log", str(log), "--log", rotated, "--save")
     assert saved.returncode == 0, saved.stderr
@@ -351,17 +351,10 @@ def test_saving_drops_views_older_than_the_retention(served) -> None:
     kept = json.loads((project / ".cache" / "dealroom" / "activity.json").read_text())
     ingrid = [v for v in kept["deals"]["fjordline"]["views"] if v[1] == "ingrid"]
     assert len(ingrid) == 2 and all(v[0][:10] == TODAY.isoformat() for v in ingrid)
-    set_option(project, "activity_retention_days", 0)
+    set_plugin_options(project, activity_retention_days=0)
     refused = activity(project, "--log", str(log), "--save")
     assert refused.returncode == 1
     assert "activity_retention_days: give a number of days from 1 to 3650" in refused.stderr
-
-
-def set_option(project: Path, name: str, value: object) -> None:
-    config_file = project / "mkdocs.yml"
-    config = yaml.safe_load(config_file.read_text())
-    next(p for p in config["plugins"] if isinstance(p, dict))["dealroom"][name] = value
-    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def test_activity_errors_are_sentences(project: Path, tmp_path: Path) -> None:
@@ -493,7 +486,7 @@ def test_share_link_tokens_tell_which_share_link_was_opened(
     text = activity(project, "--mode", "encrypted", "--log", str(host.log)).stdout
     assert "Ingrid Solberg (Finance Director, champion): opened their share link 1 time" in text
     # Turned off: no viewer's keys file, links without a token, every slot made anew.
-    set_option(project, "share_link_tokens", False)
+    set_plugin_options(project, share_link_tokens=False)
     again = publish(project / "mkdocs.yml", served_dir, mode="encrypted")
     assert again.carried == []
     assert not (served_dir / "current" / "sites" / "fjordline" / "dealroom-keys").exists()

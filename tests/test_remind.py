@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
-from conftest import make_deal, write_deal, write_project
+from conftest import make_deal, set_plugin_options, write_deal, write_project
 
 ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 for name in ("DEALROOM_SHARD", "DEALROOM_SMTP_USER", "DEALROOM_SMTP_PASSWORD"):
@@ -72,13 +72,6 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def configure(project: Path, **options) -> None:
-    path = project / "mkdocs.yml"
-    config = yaml.safe_load(path.read_text())
-    next(p for p in config["plugins"] if isinstance(p, dict))["dealroom"].update(options)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-
 def remind(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["dealroom", "remind", *args], cwd=project, env={**ENV, **env},
                           capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -86,7 +79,7 @@ def remind(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess
 
 def test_each_owner_gets_one_digest_across_deals(project: Path, smtp) -> None:
     inbox, port = smtp
-    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    set_plugin_options(project, remind_smtp=f"127.0.0.1:{port}")
     result = remind(project, "--days", "7")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ("Sent 2 reminder(s): ingrid@fjordline.example, "
@@ -118,7 +111,7 @@ def test_each_owner_gets_one_digest_across_deals(project: Path, smtp) -> None:
 
 def test_dry_run_prints_and_sends_nothing(project: Path, smtp) -> None:
     inbox, port = smtp
-    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    set_plugin_options(project, remind_smtp=f"127.0.0.1:{port}")
     result = remind(project, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "To: Ingrid Solberg <ingrid@fjordline.example>" in result.stdout
@@ -131,7 +124,7 @@ def test_a_build_sends_nothing(project: Path, smtp) -> None:
     from conftest import run_build
 
     inbox, port = smtp
-    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    set_plugin_options(project, remind_smtp=f"127.0.0.1:{port}")
     run_build(project)
     assert inbox.received == []
 
@@ -152,8 +145,9 @@ def test_a_build_sends_nothing(project: Path, smtp) -> None:
 def test_a_bad_smtp_setting_is_a_sentence(project: Path, smtp, options, env, message) -> None:
     inbox, port = smtp
     closed = free_port()
-    configure(project, **{k: v.format(port=port, closed=closed) if isinstance(v, str) else v
-                          for k, v in options.items()})  # fmt: skip
+    filled = {key: value.format(port=port, closed=closed) if isinstance(value, str) else value
+              for key, value in options.items()}  # fmt: skip
+    set_plugin_options(project, **filled)
     result = remind(project, **env)
     assert result.returncode == 1
     assert message.format(port=port, closed=closed) in result.stderr
@@ -173,7 +167,7 @@ def test_a_refused_message_says_what_was_sent_before(project: Path) -> None:
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        configure(project, remind_smtp=f"127.0.0.1:{controller.port}")
+        set_plugin_options(project, remind_smtp=f"127.0.0.1:{controller.port}")
         result = remind(project)
     finally:
         controller.stop()
@@ -193,7 +187,7 @@ def test_only_one_plain_address_gets_mail(project: Path, smtp, email: str) -> No
     data = yaml.safe_load((project / "deals" / "fjordline" / "deal.yml").read_text())
     data["stakeholders"][2]["email"] = email
     (project / "deals" / "fjordline" / "deal.yml").write_text(yaml.safe_dump(data))
-    configure(project, remind_smtp=f"127.0.0.1:{port}")
+    set_plugin_options(project, remind_smtp=f"127.0.0.1:{port}")
     result = remind(project, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "not one plain email address; no reminder for them" in result.stderr
@@ -212,7 +206,7 @@ def test_only_one_plain_address_gets_mail(project: Path, smtp, email: str) -> No
 def test_settings_smtplib_cannot_use_are_sentences(
     project: Path, smtp_setting, env, message
 ) -> None:
-    configure(project, remind_smtp=smtp_setting)
+    set_plugin_options(project, remind_smtp=smtp_setting)
     result = remind(project, **env)
     assert result.returncode == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
@@ -234,7 +228,7 @@ def test_a_login_is_used_and_a_password_smtplib_cannot_send_is_a_sentence(
                             authenticator=authenticate, auth_require_tls=False)  # fmt: skip
     controller.start()
     try:
-        configure(project, remind_smtp=f"127.0.0.1:{controller.port}")
+        set_plugin_options(project, remind_smtp=f"127.0.0.1:{controller.port}")
         good = remind(project, DEALROOM_SMTP_USER="deals", DEALROOM_SMTP_PASSWORD="s3cret")
         bad = remind(project, DEALROOM_SMTP_USER="deals", DEALROOM_SMTP_PASSWORD="pässword")
     finally:

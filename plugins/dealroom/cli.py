@@ -374,10 +374,8 @@ def _saved_activity(config_file: Path) -> SavedActivity:
     and `check --gate` score as the dashboard does."""
     _, options = _project_config(config_file)
     cache = cache_folder(config_file.resolve().parent, options.cache_dir)
-    if cache is None:
-        return SavedActivity()
     try:
-        return SavedActivity.load(cache / ACTIVITY_FILE)
+        return SavedActivity.of_project(cache) or SavedActivity()
     except ActivityFileError as error:
         click.echo(f"warning: {error}", err=True)
         return SavedActivity()

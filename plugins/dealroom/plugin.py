@@ -32,7 +32,7 @@ from .build.theme import SHARED_STORE, SharedTheme, prune_shared
 from .config import DealRoomConfig, cache_path, load_limits, load_options, plugin_as_of
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
-from .seller.activity import ACTIVITY_FILE, QUIET_DAYS, ActivityFileError, SavedActivity
+from .seller.activity import QUIET_DAYS, ActivityFileError, SavedActivity
 from .seller.dashboard import Dashboard, build_dashboard
 from .seller.scoring import ScoringRules
 
@@ -213,11 +213,8 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     def _activity(self, config: MkDocsConfig) -> SavedActivity | None:
         """What `dealroom activity --save` kept, for the dashboard only (never a deal
         site's input): None if nothing was saved."""
-        cache = cache_path(self.config, config)
-        if cache is None or not (cache / ACTIVITY_FILE).exists():
-            return None
         try:
-            return SavedActivity.load(cache / ACTIVITY_FILE)
+            return SavedActivity.of_project(cache_path(self.config, config))
         except ActivityFileError as error:
             log.warning(f"dealroom: {error}")
             return None

@@ -321,6 +321,14 @@ class SavedActivity:
                 "run `dealroom activity --save` again"
             ) from None
 
+    @classmethod
+    def of_project(cls, cache: Path | None) -> SavedActivity | None:
+        """What `dealroom activity --save` kept in the cache folder; None if it never
+        ran. Raises ActivityFileError for a file that cannot be read."""
+        if cache is None or not (cache / ACTIVITY_FILE).exists():
+            return None
+        return cls.load(cache / ACTIVITY_FILE)
+
     def merge(self, slug: str, views: list[View]) -> DealActivity:
         """Add `views` to the deal's (a view already kept is kept once: the same log may
         be read again); the caller then says who every username in them is now."""
