@@ -20,7 +20,7 @@ from typing import Any
 from ..deal.i18n import N_
 from ..deal.i18n import gettext as _
 from ..deal.model import Deal, PlanStep
-from ..deal.plan import late_for_event, step_flags
+from ..deal.plan import plan_flags
 
 CALENDAR_FILE = "plan.ics"
 SPREADSHEET_FILE = "plan.csv"
@@ -60,12 +60,12 @@ def plan_calendar(deal: Deal, slug: str, as_of: dt.date) -> bytes:
         "customer": deal.customer.name, "seller": deal.seller.name}  # fmt: skip
     calendar.add("x-wr-calname", name)
     stamp = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc)
-    late = late_for_event(deal)
     keys = step_keys(deal.mutual_action_plan.steps)
+    every_flags = plan_flags(deal, as_of)
     for index, step in enumerate(deal.mutual_action_plan.steps):
         if step.status == "done":
             continue
-        flags = step_flags(step, as_of, index in late)
+        flags = every_flags[index]
         status = ", ".join(_(word) for word in [step.status, *flags])
         lines = [_("Owner: %(owner)s (%(company)s)") % {"owner": step.owner,
                                                       "company": side_name(deal, step)},
@@ -114,9 +114,8 @@ def _day_event(
 
 def plan_spreadsheet(deal: Deal, as_of: dt.date) -> str:
     """Every step in date order, one row each, with what its status and date say."""
-    late = late_for_event(deal)
-    flags = {id(step): step_flags(step, as_of, index in late)
-             for index, step in enumerate(deal.mutual_action_plan.steps)}  # fmt: skip
+    steps = deal.mutual_action_plan.steps
+    flags = dict(zip(map(id, steps), plan_flags(deal, as_of), strict=True))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([_(heading) for heading in SPREADSHEET_HEADINGS])

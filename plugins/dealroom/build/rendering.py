@@ -30,7 +30,7 @@ from ..deal.figures import compute_figures, plan_progress
 from ..deal.i18n import gettext as _
 from ..deal.loading import DealFolder
 from ..deal.model import Deal, PlanStep
-from ..deal.plan import critical_path, late_for_event, step_flags
+from ..deal.plan import critical_path, plan_flags
 from ..history.contributors import Contribution, ContributorLog, section_area, section_label
 from ..history.git import HISTORY_REASONS
 from .timeline import build_timeline
@@ -171,10 +171,10 @@ def deal_context(
     deal = folder.deal
     plan_steps = deal.mutual_action_plan.ordered_steps()
     fmt = Formatter(deal.locale, deal.currency, as_of)
-    late = {id(deal.mutual_action_plan.steps[index]) for index in late_for_event(deal)}
+    flags = dict(zip(map(id, deal.mutual_action_plan.steps), plan_flags(deal, as_of), strict=True))
 
     def flags_of(step: PlanStep) -> list[str]:
-        return step_flags(step, as_of, id(step) in late)
+        return flags[id(step)]
 
     def side_name(step: PlanStep) -> str:
         return deal.customer.name if deal.side_of(step) == "buyer" else deal.seller.name

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..deal.i18n import gettext as _
 from ..deal.i18n import ngettext
 from ..deal.model import Deal
-from ..deal.plan import late_for_event, step_flags
+from ..deal.plan import plan_flags
 
 WIDTH = 480  # the drawing's own units; it scales to the page (and to 390 px phones)
 MARGIN = 12
@@ -67,8 +67,7 @@ def build_timeline(
     steps = deal.mutual_action_plan.steps
     if not steps:
         return None
-    late = late_for_event(deal)
-    rows = [(step, step_flags(step, as_of, index in late)) for index, step in enumerate(steps)]
+    rows = list(zip(steps, plan_flags(deal, as_of), strict=True))
     rows.sort(key=lambda row: (row[0].due, row[0].title))
     if limit is not None:
         rows = [row for row in rows if row[0].status != "done"][:limit]

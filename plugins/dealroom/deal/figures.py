@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from .model import BusinessCase, Deal
-from .plan import late_for_event, step_flags
+from .plan import plan_flags
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,7 @@ def plan_progress(deal: Deal, as_of: dt.date) -> PlanProgress:
     stalled or late for the event, or go-live after the compelling event. At risk: a
     step at risk (a few days overdue, or blocked). Else on track."""
     steps = deal.mutual_action_plan.steps
-    late = late_for_event(deal)
-    flags = [step_flags(step, as_of, index in late) for index, step in enumerate(steps)]
+    flags = plan_flags(deal, as_of)
     done = sum(step.status == "done" for step in steps)
     event = deal.compelling_event
     late_go_live = bool(event and deal.go_live and deal.go_live > event.date)

@@ -266,6 +266,13 @@ def step_flags(step: PlanStep, as_of: dt.date, late_for_event: bool) -> list[str
     return flags
 
 
+def plan_flags(deal: Deal, as_of: dt.date) -> list[list[str]]:
+    """Each step's flags (see `step_flags`), in the plan's order."""
+    late = late_for_event(deal)
+    return [step_flags(step, as_of, index in late)
+            for index, step in enumerate(deal.mutual_action_plan.steps)]  # fmt: skip
+
+
 def late_for_event(deal: Deal) -> set[int]:
     """The open steps due after the compelling event, and every step they wait for."""
     steps = deal.mutual_action_plan.steps

@@ -17,7 +17,7 @@ from email.utils import formataddr, make_msgid
 
 from ..deal.loading import DealFolder
 from ..deal.model import PLAIN_EMAIL, PlanStep
-from ..deal.plan import late_for_event, step_flags
+from ..deal.plan import plan_flags
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def digests(
     horizon = as_of + dt.timedelta(days=days)
     for folder in folders:
         deal = folder.deal
-        late = late_for_event(deal)
+        flags = plan_flags(deal, as_of)
         name = f"{deal.customer.name} and {deal.seller.name}"
         for index, step in enumerate(deal.mutual_action_plan.steps):
             owner = deal.stakeholder(step.owner)
@@ -86,7 +86,7 @@ def digests(
                 unsendable.add(f"{owner.name} <{owner.email}> ({folder.slug})")
                 continue
             digest = found.setdefault(owner.email.lower(), Digest(owner.name, owner.email))
-            due = Due(name, step, step_flags(step, as_of, index in late))
+            due = Due(name, step, flags[index])
             (digest.overdue if step.due < as_of else digest.upcoming).append(due)  # type: ignore[operator]
     for digest in found.values():
         digest.overdue.sort(key=lambda due: (due.step.due, due.deal))
