@@ -80,9 +80,12 @@ def test_shards_are_parsed_with_clear_errors(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def shard_project(root: Path, **options: str) -> Path:
+    """Four deals; `birch` (of shard 2 of 2) is a German deal room, the others English."""
     project = write_project(root, **options)
     for slug in SLUGS:
-        write_deal(project / "deals", slug, make_deal(customer={"name": f"Customer {slug}"}))
+        language = {"language": "de"} if slug == "birch" else {}
+        deal = make_deal(customer={"name": f"Customer {slug}"}, **language)
+        write_deal(project / "deals", slug, deal)
     return project
 
 
@@ -178,6 +181,13 @@ def test_merged_shards_equal_a_one_shot_publish_and_are_served(
     merged = release_files(served_dir / "current")
     assert merged == release_files(tmp_path / "one-shot" / "current")
     assert any(path.startswith("sites/birch/") for path in merged)
+    # The 401 pages too, though only shard 2 has a German deal room: every page of the
+    # host is in English and German, shard 1's deals' pages included.
+    shard_page = (shards[0] / "current" / "unauthorized" / "acme.html").read_text()
+    assert 'lang="de"' not in shard_page
+    page = merged["unauthorized/acme.html"].decode()
+    assert '<section lang="de"' in page and "Privater Deal Room" in page
+    assert page == merged["unauthorized/birch.html"].decode()
     host = Host(served_dir)
     try:
         for slug in SLUGS:

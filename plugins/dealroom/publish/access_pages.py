@@ -13,12 +13,16 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
-from ..deal.i18n import translations
+from ..deal.i18n import LANGUAGES, translations
 from ..deal.model import Deal, mailto
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -26,6 +30,7 @@ log = logging.getLogger("mkdocs.plugins.dealroom")
 TEMPLATES = Path(__file__).parent / "templates"
 UNAUTHORIZED_DIR = "unauthorized"  # in a release: <slug>.html, and UNKNOWN_PAGE
 UNKNOWN_PAGE = ".unknown.html"  # for an address that names no deal (never a slug)
+PAGE = "page"  # a deal's branding in release.json (nginx mode): Branding.as_record
 # Words of a company name too common to give the customer away on their own.
 GENERIC_WORDS = frozenset({
     "the", "and", "for", "group", "holding", "holdings", "company", "corp", "corporation",
@@ -53,9 +58,29 @@ class Branding:
 
     seller: str = ""
     contact: Contact | None = None
-    # The encrypted password page's language: the deal room's. nginx's 401 pages are
-    # English for every deal: they must be the same bytes whichever deal an address names.
+    # The deal room's language: the encrypted password page's. nginx's 401 page is the
+    # same for every deal of a host, in all their languages (`write_unauthorized_pages`).
     language: str = "en"
+
+    def as_record(self) -> dict[str, Any]:
+        """For release.json, so that a later publish or a merge of shards can write the
+        page again without the deal (see `write_unauthorized_pages`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: Any) -> Branding | None:
+        """The branding `as_record` wrote; None for anything else (a release from before
+        it was recorded, or a damaged file)."""
+        try:
+            contact = record.get("contact")
+            return cls(
+                str(record["seller"]),
+                Contact(**{key: str(contact[key]) for key in ("name", "title", "email")})
+                if contact else None,
+                str(record["language"]) if record["language"] in LANGUAGES else "en",
+            )  # fmt: skip
+        except (AttributeError, KeyError, TypeError):
+            return None
 
     @classmethod
     def of(cls, slug: str, deal: Deal, with_contact: bool) -> Branding:
@@ -102,6 +127,7 @@ def _names_customer(text: str, deal: Deal) -> bool:
     )
 
 
+@cache
 def environment(language: str = "en") -> jinja2.Environment:
     """Templates of the publish step, in `language`; everything is escaped unless marked
     safe."""
@@ -117,16 +143,65 @@ def environment(language: str = "en") -> jinja2.Environment:
     return env
 
 
-def unauthorized_page(branding: Branding) -> str:
-    """The page nginx shows, with status 401, to a reader without valid credentials: in
-    English, whatever the deal's language (see Branding.language)."""
-    english = replace(branding, language="en")
-    return environment().get_template("unauthorized.html").render(branding=english)
+def host_languages(brandings: Iterable[Branding]) -> tuple[str, ...]:
+    """The languages of a host's deal rooms, English first and the others in the order
+    of LANGUAGES: the 401 page's languages. English alone for none."""
+    used = {branding.language for branding in brandings}
+    return tuple(language for language in LANGUAGES if language in used) or ("en",)
 
 
-def write_unauthorized_page(release: Path, name: str, branding: Branding) -> None:
+@cache
+def unauthorized_page(branding: Branding, languages: tuple[str, ...] = ("en",)) -> str:
+    """The page nginx shows, with status 401, to a reader without valid credentials: the
+    same words in each of `languages` (the first the page's own), whatever the deal's
+    own language, so that it is the same bytes whichever deal an address names."""
+    text = "unauthorized-text.html"
+    texts = [
+        Markup(
+            environment(language)
+            .get_template(text)
+            .render(branding=branding, first=not index)
+            .strip()
+        )
+        for index, language in enumerate(languages)
+    ]
+    page = environment(languages[0]).get_template("unauthorized.html")
+    return page.render(branding=branding, texts=texts)
+
+
+def write_unauthorized_page(
+    release: Path, name: str, branding: Branding, languages: tuple[str, ...] = ("en",)
+) -> None:
     folder = release / UNAUTHORIZED_DIR
     folder.mkdir(exist_ok=True)
     page = folder / name
-    page.write_text(unauthorized_page(branding), encoding="utf-8")
+    page.write_text(unauthorized_page(branding, languages), encoding="utf-8")
     os.utime(page, (PAGE_TIME, PAGE_TIME))
+
+
+def write_unauthorized_pages(
+    release: Path, pages: dict[str, Branding | None], with_contact: bool
+) -> None:
+    """Every 401 page of a release (nginx mode), once all its deals are known: `pages`
+    holds each deal's branding (None: not recorded, from a release before it was).
+
+    Every page is in all the languages of the release's deal rooms, and the page of an
+    address that names no deal shows the seller if they all name the same one, so that
+    probing addresses tells neither which deal rooms exist nor their languages. Only
+    with `access_page_contact` does a deal's own page differ: it names its contact. A deal
+    without a recorded branding keeps the page it has in `release` already, if it may
+    name the contact, else gets the shared one. `publish` and `merge` both end here: a
+    merge of shards writes exactly the pages one publish of every deal would."""
+    known = {slug: branding for slug, branding in pages.items() if branding is not None}
+    languages = host_languages(known.values())
+    shared = Branding.shared(list(known.values()))
+    write_unauthorized_page(release, UNKNOWN_PAGE, shared, languages)
+    for slug in pages:
+        own = known.get(slug)
+        if own is not None:
+            write_unauthorized_page(
+                release, f"{slug}.html", own if with_contact else replace(own, contact=None),
+                languages,
+            )  # fmt: skip
+        elif not (with_contact and (release / UNAUTHORIZED_DIR / f"{slug}.html").is_file()):
+            write_unauthorized_page(release, f"{slug}.html", shared, languages)

@@ -52,7 +52,7 @@ from ..build.runner import (
 from ..deal.files import ACCESS_FILE
 from ..deal.loading import DealFolder
 from .access import TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials, grants
-from .access_pages import UNAUTHORIZED_DIR, UNKNOWN_PAGE, Branding, write_unauthorized_page
+from .access_pages import PAGE, UNAUTHORIZED_DIR, Branding, write_unauthorized_pages
 from .carry import FINGERPRINTS, CannotCarry, deal_fingerprints, link_tree
 from .encryption import KEYS_FILE, SiteKeys, b64, derive_key, encrypt_site, unb64
 from .grants import (
@@ -279,7 +279,8 @@ class _Assembly:
         self.record = ReleaseRecord(mode, str(access.team.path))
         self.with_contact = with_contact  # name the seller's contact on the public pages
         self.share_link_tokens = share_link_tokens  # a keys file per viewer (encrypted)
-        self.brandings: list[Branding] = []  # of the deals published now
+        # nginx mode: each deal's public 401 page, written once every deal is placed.
+        self.pages: dict[str, Branding | None] = {}
 
     def run(self, built: BuildResult, credentials: Credentials) -> PublishResult:
         try:
@@ -292,13 +293,7 @@ class _Assembly:
                 self._place(slug, report, folders.get(slug))
                 done(slug)
         if self.mode == "nginx":
-            # What an address that names no deal shows: see Branding.shared. A kept deal
-            # whose page is not carried over shows the same (its deal.yml may not load).
-            shared = Branding.shared(self.brandings)
-            write_unauthorized_page(self.staging, UNKNOWN_PAGE, shared)
-            for slug in self.result.kept:
-                if not (self.staging / UNAUTHORIZED_DIR / f"{slug}.html").exists():
-                    write_unauthorized_page(self.staging, f"{slug}.html", shared)
+            write_unauthorized_pages(self.staging, self.pages, self.with_contact)
         if self.mode == "encrypted":
             carried = len(self.result.carried)
             log.info(f"dealroom: {carried} deal(s) carried unchanged from the live release, "
@@ -325,7 +320,6 @@ class _Assembly:
         slug = folder.slug
         granted = self.access.allowed(slug, viewers)
         branding = Branding.of(slug, folder.deal, self.with_contact)
-        self.brandings.append(branding)
         entry: dict[str, Any] = {"access": str(viewers.path)}
         if self.mode == "encrypted":
             holders = _slot_holders(
@@ -351,7 +345,8 @@ class _Assembly:
                 files = [*folder.assets, *PLAN_FILES]
                 encrypt_site(staged, _site_keys(holders), files, branding)
         else:
-            write_unauthorized_page(self.staging, f"{slug}.html", branding)
+            self.pages[slug] = branding
+            entry[PAGE] = branding.as_record()
             link_tree(site, self.staging / "sites" / slug)  # never written to again
         if not viewers.viewers:
             log.warning(f"dealroom: deal '{slug}' has no viewers; only the team can open it")
@@ -416,11 +411,12 @@ class _Assembly:
             return
         assert viewers is not None and allowed is not None and granted is not None
         shutil.copytree(live_site, self.staging / "sites" / slug, symlinks=True)
-        self._keep_unauthorized_page(slug)
         # nginx: today's password file; encrypted: the same key slots as before.
         write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
         kept = allowed if self.mode == "nginx" else set(granted)
         self.record.deals[slug] = {"access": str(viewers.path), "grants": sorted(kept)}
+        if self.mode == "nginx":
+            self._keep_unauthorized_page(slug, before)
         if self.mode == "encrypted" and FINGERPRINTS in before:
             # The same files, key and slots: the next publish may carry them again.
             self.record.deals[slug][FINGERPRINTS] = before[FINGERPRINTS]
@@ -428,12 +424,18 @@ class _Assembly:
                     "online under the current access list")  # fmt: skip
         self.result.kept.append(slug)
 
-    def _keep_unauthorized_page(self, slug: str) -> None:
-        """A kept deal's 401 page, as it was (its deal.yml may not even load now), if it
-        may still name the seller's contact; else `run` gives it the shared page."""
+    def _keep_unauthorized_page(self, slug: str, before: dict[str, Any]) -> None:
+        """A kept deal's 401 page: from the branding its live version was published with
+        (its deal.yml may not even load now); from a release before that was recorded,
+        the page as it was if it may still name the seller's contact, else `run` gives it
+        the shared page."""
         assert self.live is not None
+        self.pages[slug] = Branding.from_record(before.get(PAGE))
+        if self.pages[slug] is not None:
+            self.record.deals[slug][PAGE] = before[PAGE]
+            return
         page = self.live / UNAUTHORIZED_DIR / f"{slug}.html"
-        if self.mode == "nginx" and self.with_contact and page.is_file():
+        if self.with_contact and page.is_file():
             (self.staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
             shutil.copy2(page, self.staging / UNAUTHORIZED_DIR / page.name)  # with its time
 

@@ -38,7 +38,7 @@ from ..build.runner import BuildError, deals_dir_of
 from ..build.shards import SHARD_ENV, Shard, shard_of
 from ..deal.loading import discover_deals
 from .access import write_atomically
-from .access_pages import UNAUTHORIZED_DIR, UNKNOWN_PAGE, Branding, write_unauthorized_page
+from .access_pages import PAGE, UNAUTHORIZED_DIR, Branding, write_unauthorized_pages
 from .grants import RELEASE_FILE, CurrentAccess, ReleaseRecord, bring_under
 
 # The same access reading, nginx configuration, swap and pruning as `publish`, not
@@ -271,6 +271,7 @@ class _Merge:
         self.result = result
         self.with_contact = with_contact
         self.record = ReleaseRecord(mode, str(access.team.path))
+        self.pages: dict[str, Branding | None] = {}  # nginx mode: as in `publish`
 
     def run(self, inputs: list[ShardRelease]) -> None:
         total = sum(len(item.slugs) for item in inputs)
@@ -283,8 +284,8 @@ class _Merge:
                     done(slug)
         if self.live is not None:
             self._keep_from_live()
-        if self.mode == "nginx":
-            self._unknown_page(inputs)
+        if self.mode == "nginx":  # the same pages as one publish of every deal writes
+            write_unauthorized_pages(self.staging, self.pages, self.with_contact)
         self.record.write(self.staging)
         # Today's access lists on the machine that merges: nginx password files written
         # from them, and an encrypted deal whose key slots let in anyone who has lost
@@ -303,8 +304,9 @@ class _Merge:
         """A deal's site, public page (`with_page`) and record from `release`, its access
         file now the one of this machine's project (a shard's record names the runner's)."""
         shutil.copytree(release / "sites" / slug, self.staging / "sites" / slug, symlinks=True)
+        self.pages[slug] = Branding.from_record(recorded.get(PAGE))
         page = release / UNAUTHORIZED_DIR / f"{slug}.html"
-        if with_page and self.mode == "nginx" and page.is_file():
+        if with_page and self.mode == "nginx" and self.pages[slug] is None and page.is_file():
             (self.staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
             shutil.copy2(page, self.staging / UNAUTHORIZED_DIR / page.name)  # with its time
         access_file = self.access.access_file(slug)
@@ -334,22 +336,3 @@ class _Merge:
             self._take(self.live, slug, previous.deals.get(slug, {}), self.with_contact)
             self.result.kept.append(slug)
             self.result.reasons[slug] = reason
-
-    def _unknown_page(self, inputs: list[ShardRelease]) -> None:
-        """The page for an address that names no deal. Each shard's is made from the
-        sellers of its own deals; if they all agree it is the page `publish` would have
-        made of every deal (one seller name across deals, as usual); if not, several
-        sellers are involved and, as in `publish`, the page names none."""
-        pages = [item.release / UNAUTHORIZED_DIR / UNKNOWN_PAGE for item in inputs]
-        contents = {page.read_bytes() for page in pages if page.is_file()}
-        if len(contents) == 1:
-            (self.staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
-            source = next(page for page in pages if page.is_file())
-            shutil.copy2(source, self.staging / UNAUTHORIZED_DIR / UNKNOWN_PAGE)
-        else:
-            write_unauthorized_page(self.staging, UNKNOWN_PAGE, Branding())
-        shared = self.staging / UNAUTHORIZED_DIR / UNKNOWN_PAGE
-        for slug in self.result.kept:  # a kept deal without a page of its own shows it
-            page = self.staging / UNAUTHORIZED_DIR / f"{slug}.html"
-            if not page.exists():
-                shutil.copy2(shared, page)
