@@ -251,7 +251,7 @@ def test_activity_reports_every_figure_from_the_real_log(served) -> None:
     text = activity(project, "fjordline", "--log", str(log), "--log",
                     str(log.parent / "access.log.*.gz"))  # fmt: skip
     assert text.returncode == 0, text.stderr
-    assert text.stdout.startswith("fjordline: 3 buyer-side viewer(s), last buyer view ")
+    assert text.stdout.startswith("fjordline: 3 buyer-side viewers, last buyer view ")
     assert "vega-labs" not in text.stdout
     assert f"  {CANARY} [forwardable credential]: 4 visits" not in text.stdout  # 1 visit
     assert "forwarding signal: opened from 4 networks and 3 browsers since" in text.stdout

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from conftest import REPO, browser_needed, make_deal, run_build, write_deal, write_project
+from conftest import (
+    REPO,
+    browser_needed,
+    make_deal,
+    run_build,
+    set_plugin_options,
+    write_deal,
+    write_project,
+)
 from dealroom.deal.i18n import LANGUAGES, LOCALE_DIR
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
@@ -188,10 +196,117 @@ def test_password_pages_speak_the_deal_rooms_language_and_401_pages_stay_alike(
     assert "Fjordline" not in locked  # still never the customer
     english = (tmp_path / "encrypted" / "current" / "sites" / "english" / "index.html").read_text()
     assert '<html lang="en"' in english and "Private deal room" in english
-    # nginx: every 401 page the same bytes, the German deal's too, so probing addresses
-    # tells nothing (not even which deal rooms are German).
+    # nginx: every 401 page the same bytes, in every language of the host's deal rooms,
+    # so probing addresses tells nothing (not even which deal rooms are German).
     publish(project / "mkdocs.yml", tmp_path / "nginx")
     pages = tmp_path / "nginx" / "current" / UNAUTHORIZED_DIR
-    german_page = (pages / "german.html").read_bytes()
-    assert german_page == (pages / "english.html").read_bytes()
-    assert b'<html lang="en"' in german_page and b"Private deal room" in german_page
+    german_page = (pages / "german.html").read_text()
+    assert german_page == (pages / "english.html").read_text()
+    assert german_page == (pages / ".unknown.html").read_text()
+    assert '<html lang="en"' in german_page and "<h1" in german_page
+    english, german = german_page.split('<section lang="de" aria-labelledby="dealroom-title-de">')
+    assert "Private deal room" in english
+    assert "It opens only with a user name and password." in english
+    assert '<h2 id="dealroom-title-de">Privater Deal Room</h2>' in german
+    assert "Dies ist ein privater Deal Room von <strong>Ledgerly</strong>." in german
+    assert "Private deal room" not in german and "Fjordline" not in german_page
+    # Only English deal rooms: an English page, as before.
+    write_deal(project / "deals", "german", make_deal())
+    publish(project / "mkdocs.yml", tmp_path / "nginx")
+    english_only = (pages / "german.html").read_text()  # through `current`, now the new one
+    assert 'lang="de"' not in english_only and "Privater" not in english_only
+
+
+def test_the_seller_reads_the_dashboard_and_reports_in_their_own_language(
+    tmp_path: Path,
+) -> None:
+    """The root `language` option: the dashboard and the CLI's reports in it; each deal
+    room stays in its own, and switching the seller's language rebuilds no deal room."""
+    project = write_project(tmp_path / "project", language="de")
+    write_deal(project / "deals", "english", make_deal())
+    write_deal(project / "deals", "french", make_deal(language="fr"))
+    site = run_build(project)
+    dashboard = visible_text(site / "index.html")
+    for words in (
+        "Pipeline-Dashboard",
+        "Bewertung nach Phase",
+        "Phase 3 (2)",
+        "Abschlussquote",
+        "Noch nicht beteiligt",
+        "Nächster Schritt",
+        "Per Dahl (Wirtschaftlicher Entscheider)",  # a role, in German
+        "Bisher nur Verkäuferseite: auf Kundenseite hat noch niemand beigetragen.",
+    ):
+        assert words in dashboard, (words, dashboard[:1500])  # fmt: skip
+    assert "Jede Pflichtfähigkeit der Art zuordnen, wie das Angebot sie erfüllt" in dashboard
+    assert "Drucken / als PDF speichern" in dashboard  # the page's own controls too
+    assert "Pipeline dashboard" not in dashboard and "Seller-only" not in dashboard
+    assert '<html lang="de"' in (site / "index.html").read_text()  # Material's words too
+    assert "Key dates" in visible_text(site / "english" / "index.html")
+    assert "Dates clés" in visible_text(site / "french" / "index.html")
+    assert "Wichtige Termine" not in (site / "english" / "index.html").read_text()
+
+    score = subprocess.run(["dealroom", "score", "english"], cwd=project, capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert score.startswith("Deal ") and "Phase" in score.splitlines()[0]
+    assert "english: 2.4 von 5 (48 % bereit), Ziel 4.0 für Phase 3" in score, score
+    assert "  Vorgehen auf Stufe 1, begrenzt durch: mindestens 3 Fähigkeiten" in score
+    assert "  als Nächstes: Per Dahl bitten, die Kosten von EUR 240.000/Jahr für" in score
+    gate = subprocess.run(["dealroom", "check", "--gate", "french"], cwd=project,
+                          capture_output=True, text=True)  # fmt: skip
+    assert gate.returncode == 1
+    assert "french: Business Case 2.4 liegt unter dem Ziel 4.0 für Phase 3" in gate.stderr
+    assert "  Vorgehen (Stufe 1) braucht: mindestens 3 Fähigkeiten," in gate.stderr
+
+    # Another seller language: the dashboard follows; the deal rooms are put back as
+    # they were (the same files, not built again).
+    before = {slug: (site / slug / "index.html").stat().st_ino for slug in ("english", "french")}
+    set_plugin_options(project, language="nl")
+    run_build(project)
+    assert "Pipelinedashboard" in visible_text(site / "index.html")
+    assert '<html lang="nl"' in (site / "index.html").read_text()
+    assert before == {slug: (site / slug / "index.html").stat().st_ino for slug in before}
+
+
+def test_the_dashboard_never_takes_a_deal_rooms_language(tmp_path: Path) -> None:
+    """However many deal rooms in other languages were built before it in this process,
+    the dashboard's sentences (the threading verdict, the next moves) are the seller's."""
+    project = write_project(tmp_path / "project", workers=1)
+    for language in LANGUAGES:
+        write_deal(project / "deals", f"deal-{language}", make_deal(language=language))
+    dashboard = visible_text(run_build(project) / "index.html")
+    assert "Seller-only so far: nobody on the buyer side has contributed yet." in dashboard
+    assert "Match every must-have capability to how the offer meets it (met_by)" in dashboard
+    assert "Print / save as PDF" in dashboard
+    for language in LANGUAGES[1:]:
+        german_or_other = catalog(language)
+        for msgid in ("Pipeline dashboard", "Next move", "Single-threaded: only %(who)s "
+                      "has contributed.", "Seller-only so far: nobody on the buyer side "
+                      "has contributed yet."):  # fmt: skip
+            assert german_or_other[msgid].split("%")[0] not in dashboard, (language, msgid)
+
+
+def test_the_activity_report_in_the_sellers_language() -> None:
+    from dealroom.deal.i18n import in_language
+    from dealroom.seller.activity import Person
+    from dealroom.seller.activity_report import as_text
+
+    ingrid = Person("ingrid", "buyer", "Ingrid Solberg", "Finanzchefin", "champion", True)
+    viewer = {"side": "buyer", "label": ingrid.label, "pages": {"business-case/": 2},
+              "business_case_opened": "2026-11-20 09:00 UTC", "visits": 1, "page_views": 2,
+              "first": "2026-11-20 09:00 UTC", "last": "2026-11-24 10:00 UTC",
+              "forwardable": True, "networks": 2, "browsers": 1}  # fmt: skip
+    report = {"slug": "fjordline", "viewers": [viewer], "team": [],
+              "last_buyer_view": "2026-11-24 10:00 UTC", "never_opened": [],
+              "never_opened_business_case": []}  # fmt: skip
+    with in_language("de"):
+        viewer["label"] = ingrid.label
+        lines = as_text(report)
+    assert lines == [
+        "fjordline: 1 Leser auf Kundenseite, zuletzt auf Kundenseite gelesen 2026-11-24 10:00 UTC",
+        "  Ingrid Solberg (Finanzchefin, Champion) [weitergebbarer Zugang]: 1 Besuch, "
+        "2 Seitenaufrufe, 2026-11-20 09:00 UTC bis 2026-11-24 10:00 UTC; Business Case "
+        "geöffnet 2026-11-20 09:00 UTC",
+        "    Hinweis auf Weitergabe: geöffnet aus 2 Netzwerken und mit 1 Browser seit 2026-11-20",
+    ]
+    assert as_text(report)[0].startswith("fjordline: 1 buyer-side viewer, last buyer view")

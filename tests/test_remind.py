@@ -237,3 +237,27 @@ def test_a_login_is_used_and_a_password_smtplib_cannot_send_is_a_sentence(
     assert logins == [(b"deals", b"s3cret")] and len(inbox.received) == 2
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "(ASCII only)" in bad.stderr and "nothing was sent" in bad.stderr
+
+
+def test_a_digest_speaks_its_deal_rooms_language_else_the_sellers(project: Path, smtp) -> None:
+    """Tom's steps are all in the German deal room: German. Ingrid's span a German and an
+    English one: the seller's language (the `language` option, Dutch here)."""
+    inbox, port = smtp
+    set_plugin_options(project, remind_smtp=f"127.0.0.1:{port}", language="nl")
+    path = project / "deals" / "fjordline" / "deal.yml"
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, "language": "de"}, sort_keys=False))
+    assert remind(project, "--days", "7").returncode == 0
+    ingrid, tom = (message_from_bytes(raw, policy=policy.default) for _, _, raw in inbox.received)
+    assert ingrid["Subject"].startswith("Uw stappen in het gezamenlijke actieplan: 1 te laat, ")
+    body = ingrid.get_content()
+    assert body.startswith("Hallo Ingrid Solberg,") and "Achterstallig:" in body
+    assert "- Security review (Fjordline Shipping und Ledgerly): deadline 2026-11-20, " in body
+    assert "5 dagen te laat; gepland, in gevaar" in body and "over 6 dagen" in body
+    assert "Beantwoord deze e-mail als een datum moet verschuiven." in body
+    assert (
+        tom["Subject"]
+        == "Ihre Schritte im gemeinsamen Projektplan: 1 fällig in den nächsten 7 Tagen"
+    )
+    assert "Proposal (Fjordline Shipping und Ledgerly): fällig am 2026-11-30, in 5 Tagen; " \
+           "in Arbeit" in tom.get_content()  # fmt: skip

@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from string import Template
 
@@ -28,6 +28,7 @@ from .build.runner import BuildError, build_project
 from .build.shards import Shard, ShardError, effective_shard
 from .config import DealRoomConfig, load_limits, load_options, plugin_as_of
 from .deal.files import ACCESS_FILE, DEAL_FILE, INTERNAL_DIR
+from .deal.i18n import in_language
 from .deal.loading import RESERVED_SLUGS, SLUG_PATTERN, DealError, load_deal_folder
 from .publish.access import (
     CREDENTIALS_DIR,
@@ -58,7 +59,8 @@ from .seller.activity import (
 )
 from .seller.activity_report import as_text, deal_report
 from .seller.reminders import MailError, SmtpServer, digests
-from .seller.scoring import SECTIONS, ScoringRules, score_deal
+from .seller.scorecard_report import gate_lines, score_lines
+from .seller.scoring import ScoringRules, score_deal
 
 SCAFFOLD = Path(__file__).parent / "scaffold" / DEAL_FILE
 MAX_RETENTION_DAYS = 3650  # activity_retention_days
@@ -154,17 +156,13 @@ def check(slugs: tuple[str, ...], gate: bool, config_file: Path) -> None:
             click.echo(f"  warning: {warning}", err=True)
     if gate:
         saved = _saved_activity(config_file)
-        for folder in result.deals:
-            readers = saved.reader_roles(folder.slug, dt.date.today())
-            card = score_deal(folder, result.logs[folder.slug], result.rules, readers)
-            if not card.passed:
-                failed += 1
-                click.echo(f"{folder.slug}: business case {card.score} is below the stage "
-                           f"{card.stage} target {card.target}", err=True)  # fmt: skip
-                for section in card.sections:
-                    for condition in section.caps:
-                        click.echo(f"  {section.title} (level {section.level}) needs: "
-                                   f"{condition.text}", err=True)  # fmt: skip
+        with _seller_language(config_file):
+            for folder in result.deals:
+                readers = saved.reader_roles(folder.slug, dt.date.today())
+                card = score_deal(folder, result.logs[folder.slug], result.rules, readers)
+                if not card.passed:
+                    failed += 1
+                    click.echo("\n".join(gate_lines(card)), err=True)
     sys.exit(1 if failed else 0)
 
 
@@ -180,28 +178,12 @@ def score(slugs: tuple[str, ...], as_json: bool, config_file: Path) -> None:
                    "run `dealroom check`", err=True)  # fmt: skip
     saved = _saved_activity(config_file)
     today = dt.date.today()
-    cards = [score_deal(f, project.logs[f.slug], rules, saved.reader_roles(f.slug, today))
-             for f in project.folders]  # fmt: skip
-    if as_json:
-        click.echo(json.dumps([card.as_dict() for card in cards], indent=2))
-        return
-    keys = list(SECTIONS)
-    click.echo(f"{'deal':<24} {'stage':>5} {'score':>5} {'target':>6}  result  "
-               + " ".join(f"{k[:8]:>8}" for k in keys))  # fmt: skip
-    for card in cards:
-        levels = " ".join(f"{s.level:>8}" for s in card.sections)
-        result = "pass" if card.passed else "BELOW"
-        click.echo(f"{card.slug:<24} {card.stage:>5} {card.score:>5} {card.target:>6}  "
-                   f"{result:<6}  {levels}")  # fmt: skip
-    for card in cards:
-        click.echo(f"\n{card.slug}: {card.score} of 5 ({card.readiness} % ready), "
-                   f"target {card.target} for stage {card.stage}")  # fmt: skip
-        for section in card.sections:
-            if section.caps:
-                needs = "; ".join(c.text for c in section.caps)
-                click.echo(f"  {section.title} at level {section.level}, capped by: {needs}")
-        for move in card.next_moves:
-            click.echo(f"  next: {move}")
+    with _seller_language(config_file):
+        cards = [score_deal(f, project.logs[f.slug], rules, saved.reader_roles(f.slug, today))
+                 for f in project.folders]  # fmt: skip
+        output = (json.dumps([card.as_dict() for card in cards], indent=2) if as_json
+                  else "\n".join(score_lines(cards)))  # fmt: skip
+    click.echo(output)
 
 
 @main.command()
@@ -307,8 +289,9 @@ def activity(
                    "not_pages": skipped.not_pages}  # fmt: skip
         click.echo(json.dumps({"read": summary, "deals": reports}, indent=2))
         return
-    for report in reports:
-        click.echo("\n".join(as_text(report)))
+    with _seller_language(config_file):
+        for report in reports:
+            click.echo("\n".join(as_text(report)))
 
 
 @main.command()
@@ -343,7 +326,7 @@ def remind(slugs: tuple[str, ...], days: int, dry_run: bool, config_file: Path) 
     if not sender:
         raise click.ClickException(f"{config_file}: set remind_from, e.g. "
                                    "'Deal desk <deals@example.com>'")  # fmt: skip
-    messages = [digest.message(sender, as_of, days) for digest in found]
+    messages = [digest.message(sender, as_of, days, options.language) for digest in found]
     if dry_run:
         for message in messages:
             click.echo(message.as_string())
@@ -367,6 +350,13 @@ def remind(slugs: tuple[str, ...], days: int, dry_run: bool, config_file: Path) 
         raise click.ClickException(f"{error}; nothing was sent") from None
     click.echo(f"Sent {len(messages)} reminder(s): "
                + ", ".join(digest.email for digest in found))  # fmt: skip
+
+
+def _seller_language(config_file: Path) -> AbstractContextManager[None]:
+    """The seller's language (the `language` option) for a report's words; messages
+    about problems stay in English, as MkDocs' own do."""
+    _, options = _project_config(config_file)
+    return in_language(options.language)
 
 
 def _saved_activity(config_file: Path) -> SavedActivity:

@@ -11,6 +11,7 @@ from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 
 from .build.project import Limits, cache_folder
+from .deal.i18n import LANGUAGES
 from .deal.includes import is_snippets
 from .deal.loading import LoadOptions
 
@@ -131,6 +132,13 @@ class DealRoomConfig(Config):
 
     remind_starttls = c.Type(bool, default=True)
     """Encrypt the connection with STARTTLS (turn off only for a server on this machine)."""
+
+    # The seller's side
+
+    language = c.Choice(LANGUAGES, default="en")
+    """The seller's language: of the dashboard, and of the reports of `dealroom score`,
+    `check --gate`, `activity` and `remind`. Each deal room has its own (`language:` in
+    its deal.yml); this never changes a deal room, and a deal room never changes this."""
 
     # Scorecard (seller-only: shown on the root dashboard and by `dealroom score`)
 

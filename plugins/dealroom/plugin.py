@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 import weakref
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,12 @@ from mkdocs.structure.pages import Page
 from .build.extensions import untrusted_extensions
 from .build.incremental import LoadCache, SiteCache, deal_fingerprints
 from .build.project import DealReport, load_project
-from .build.rendering import render_sections
+from .build.rendering import Formatter, render_sections
 from .build.shards import Shard, ShardError, effective_shard
 from .build.site import BuildOptions, build_deal_sites, run_settings
 from .build.theme import SHARED_STORE, SharedTheme, prune_shared
 from .config import DealRoomConfig, cache_path, load_limits, load_options, plugin_as_of
+from .deal.i18n import in_language
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
 from .seller.activity import QUIET_DAYS, ActivityFileError, SavedActivity
@@ -54,6 +56,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.rules = ScoringRules()
         self.shard: Shard | None = None  # None: every deal
         self.dashboard: Dashboard | None = None
+        self.seller_language = ExitStack()  # while the root page is rendered
         # Incremental builds: the previous build's deal sites (None: build every deal),
         # and each loaded deal's input fingerprint.
         self.sites: SiteCache | None = None
@@ -110,6 +113,11 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         cache = cache_path(self.config, config)
         compiled = cache / "templates" if cache is not None else None
         config["theme"] = SharedTheme.extending(config.theme, compiled)
+        # Material's interface around the dashboard (search, "Table of contents") in the
+        # seller's language too, unless mkdocs.yml sets the theme's to another than its
+        # default. Each deal site sets its deal room's own in its build, never this one.
+        if config.theme["language"] == "en":
+            config.theme["language"] = self.config.language
         return config
 
     # Before MkDocs empties site_dir (it keeps hidden entries): set the previous build's
@@ -161,9 +169,10 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.deals = [folder for folder in loaded if self.reports[folder.slug].built]
         if self.sites is not None:  # the previous sites not put back, and their manifests
             self.sites.finish(folder.slug for folder in self.deals)
-        self.dashboard = build_dashboard(
-            self.deals, self.logs, self.rules, self.options.as_of, self._activity(config)
-        )
+        with in_language(self.config.language):  # the seller's, whatever the deals' are
+            self.dashboard = build_dashboard(
+                self.deals, self.logs, self.rules, self.options.as_of, self._activity(config)
+            )
         if self.config.enabled:
             skipped = len(self.reports) - len(self.deals)
             part = f" of shard {self.shard}" if self.shard else ""
@@ -183,9 +192,21 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     ) -> dict[str, Any]:
         if page.file.src_uri == ROOT_PAGE:
             skipped = {slug: r.problems for slug, r in self.reports.items() if not r.built}
-            sections = {"dashboard": self.dashboard, "skipped": skipped, "quiet_days": QUIET_DAYS}
-            page.content = render_sections(config.theme.get_env(), "root", sections)
+            assert self.options is not None
+            language, env = self.config.language, config.theme.get_env()
+            sections = {
+                "dashboard": self.dashboard, "skipped": skipped, "quiet_days": QUIET_DAYS,
+                "fmt": Formatter(language, "", self.options.as_of),
+            }  # fmt: skip
+            # The seller's language for the dashboard and the page around it (print and
+            # copy controls), until that page is written (`on_post_page`).
+            self.seller_language.enter_context(in_language(language, env))
+            page.content = render_sections(env, "root", sections)
         return context
+
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
+        self.seller_language.close()
+        return output
 
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
         assert self.options is not None

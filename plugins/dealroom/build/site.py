@@ -425,7 +425,8 @@ def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:
         "copyright": outer.copyright,
         "validation": _validation_options(outer),
         "search": _search_options(outer, "any"),  # the language is the deal's own input
-        "theme": {"name": theme.name, **{key: theme[key] for key in theme}},
+        # Not the theme's language: each deal site sets its own (`_build_one`).
+        "theme": {"name": theme.name, **{key: theme[key] for key in theme if key != "language"}},
         "custom_dir": tree_digest(Path(custom_dir)) if custom_dir else None,
     }
 

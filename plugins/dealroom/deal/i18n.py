@@ -6,14 +6,17 @@ are compiled here, in memory, when a deal room of that language is first built, 
 compiled file is kept in git. A message a catalog lacks stays in English.
 
 Templates use Jinja's i18n extension (`{% trans %}`, `_()`, `ngettext`); Python code that
-writes words a buyer reads calls `gettext`/`ngettext` below, which use the language of
-the deal room being built. The seller's dashboard and the CLI stay in English.
+writes words a reader sees calls `gettext`/`ngettext` below, which use the language in
+use: a deal room's while it is built, the seller's (the plugin's `language` option,
+English by default) for the dashboard and the CLI's reports.
 """
 
 from __future__ import annotations
 
 import gettext as stdlib_gettext
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -25,10 +28,7 @@ from babel.messages.pofile import read_po
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LANGUAGES = ("en", "de", "fr", "es", "nl")  # English and the catalogs shipped
 
-_ENGLISH = stdlib_gettext.NullTranslations()
-_current: ContextVar[stdlib_gettext.NullTranslations | None] = ContextVar(
-    "dealroom_translations", default=None
-)
+_current: ContextVar[str] = ContextVar("dealroom_language", default="en")
 
 
 @cache
@@ -49,17 +49,44 @@ def use_language(env: Any, language: str) -> None:
     """Render what follows (templates of the Jinja environment `env`, and the Python
     strings below) in `language`. A worker builds one deal; where there is no fork,
     the deals take turns in one process, each setting its own."""
-    chosen = translations(language)
-    _current.set(chosen)
-    env.install_gettext_translations(chosen, newstyle=True)
+    _current.set(language)
+    env.install_gettext_translations(translations(language), newstyle=True)
+
+
+@contextmanager
+def in_language(language: str, env: Any = None) -> Iterator[None]:
+    """Within the block, the Python strings below (and the templates of `env`, if given)
+    are in `language`; after it, the language before. For the seller's pages and
+    reports, which must never take the language of the last deal room built."""
+    token = _current.set(language)
+    if env is not None:
+        env.install_gettext_translations(translations(language), newstyle=True)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+        if env is not None:
+            env.install_gettext_translations(translations(_current.get()), newstyle=True)
+
+
+def current_language() -> str:
+    return _current.get()
 
 
 def gettext(message: str) -> str:
-    return (_current.get() or _ENGLISH).gettext(message)
+    return translations(_current.get()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
-    return (_current.get() or _ENGLISH).ngettext(singular, plural, count)
+    return translations(_current.get()).ngettext(singular, plural, count)
+
+
+def mid_sentence(label: str) -> str:
+    """A capitalised label ("Economic buyer") as it reads mid-sentence in the language
+    in use: "economic buyer"; acronyms such as IT stay, and so does every German noun."""
+    if label[:2].isupper() or current_language() == "de":
+        return label
+    return label[:1].lower() + label[1:]
 
 
 def N_(message: str) -> str:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .i18n import LANGUAGES
+from .i18n import LANGUAGES, N_, gettext
 
 # --- vocabularies ------------------------------------------------------------------------
 
@@ -56,12 +56,21 @@ SELLER_ROLES = (
     "other",
 )
 ROLES = tuple(dict.fromkeys(BUYER_ROLES + SELLER_ROLES))
-ROLE_LABELS = {"it security": "IT / security"}  # where capitalising the word is not enough
+# How each role reads in the seller's views (deal sites never name the roles).
+ROLE_LABELS = {
+    "champion": N_("Champion"), "economic buyer": N_("Economic buyer"),
+    "executive sponsor": N_("Executive sponsor"), "technical": N_("Technical"),
+    "it security": N_("IT / security"), "finance": N_("Finance"),
+    "procurement": N_("Procurement"), "legal": N_("Legal"), "user": N_("User"),
+    "other": N_("Other"), "account executive": N_("Account executive"),
+    "solution engineer": N_("Solution engineer"), "customer success": N_("Customer success"),
+    "leadership": N_("Leadership"), "security": N_("Security"),
+}  # fmt: skip
 
 
 def role_label(role: str) -> str:
-    """How a role reads on a page: "Economic buyer", "IT / security"."""
-    return ROLE_LABELS.get(role, role.capitalize())
+    """How a role reads, in the language in use: "Economic buyer", "IT / security"."""
+    return gettext(ROLE_LABELS[role]) if role in ROLE_LABELS else role.capitalize()
 
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..deal.files import ASSET, DEAL_FILE, PAGE, published_kind
-from ..deal.i18n import N_, ngettext
+from ..deal.i18n import N_, mid_sentence, ngettext
 from ..deal.i18n import gettext as _
 from ..deal.loading import DealFolder
 from ..deal.model import Deal, RecordedContribution, Stakeholder, role_label, section_feeds_page
@@ -232,19 +232,24 @@ class ContributorLog:
         """The multithreading verdict in plain language."""
         buyers, roles, level = self.people("buyer"), self.buyer_roles, self.threading
         if level == "none":
-            return "Seller-only so far: nobody on the buyer side has contributed yet."
+            return _("Seller-only so far: nobody on the buyer side has contributed yet.")
         if level == "single":
             person = buyers[0]
             if person.role == "champion":
-                return "Single-threaded: only the champion has contributed."
+                return _("Single-threaded: only the champion has contributed.")
             who = f"{person.name} ({person.role_label})" if person.role else person.name
-            return f"Single-threaded: only {who} has contributed."
+            return _("Single-threaded: only %(who)s has contributed.") % {"who": who}
         if level == "thin":
             where = (
-                f"all in one role ({roles[0]})" if roles else "none of them a listed stakeholder"
-            )
-            return f"Thinly threaded: {len(buyers)} people on the buyer side, {where}."
-        return f"Multithreaded across {and_list([_in_sentence(role) for role in roles])}."
+                _("all in one role (%(role)s)") % {"role": roles[0]}
+                if roles else _("none of them a listed stakeholder")
+            )  # fmt: skip
+            return _("Thinly threaded: %(count)s people on the buyer side, %(where)s.") % {
+                "count": len(buyers), "where": where,
+            }  # fmt: skip
+        return _("Multithreaded across %(roles)s.") % {
+            "roles": and_list([mid_sentence(role) for role in roles])
+        }
 
     # --- page footers ----------------------------------------------------------------
 
@@ -431,11 +436,6 @@ def _as_contributor(stakeholder: Stakeholder, email: str) -> Contributor:
     return Contributor(
         stakeholder.name, email, stakeholder.side, stakeholder.role, stakeholder.title
     )
-
-
-def _in_sentence(label: str) -> str:
-    """A capitalised label as it reads mid-sentence; acronyms such as IT stay."""
-    return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
 
 def and_list(items: list[str]) -> str:

@@ -27,7 +27,9 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..deal.model import Stakeholder
+from ..deal.i18n import gettext as _
+from ..deal.i18n import mid_sentence
+from ..deal.model import Stakeholder, role_label
 from .access_log import SUCCESS, Request, deal_of, page_of
 
 VISIT_GAP = dt.timedelta(minutes=30)
@@ -69,11 +71,13 @@ class Person:
 
     @property
     def label(self) -> str:
+        """Who it is, in the language in use (the seller's)."""
         if self.side == "revoked":
-            return f"revoked viewer ({self.username})"
+            return _("revoked viewer (%(username)s)") % {"username": self.username}
         who = self.name or self.username
-        details = ", ".join(part for part in (self.title, self.role) if part)
-        forwardable = " [forwardable credential]" if self.forwardable else ""
+        role = mid_sentence(role_label(self.role)) if self.role else ""
+        details = ", ".join(part for part in (self.title, role) if part)
+        forwardable = " " + _("[forwardable credential]") if self.forwardable else ""
         return f"{who}{f' ({details})' if details else ''}{forwardable}"
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..deal.i18n import gettext as _
+from ..deal.i18n import ngettext
 from .activity import SHARE_LINK, DealActivity, Person, ViewerSummary, summarise
 
 
@@ -66,40 +68,54 @@ def _time(moment: dt.datetime | None) -> str | None:
 
 
 def as_text(report: dict[str, Any]) -> list[str]:
-    """The report of one deal as lines for a terminal."""
+    """The report of one deal as lines for a terminal, in the language in use (the
+    seller's)."""
     buyer = [v for v in report["viewers"] if v["side"] == "buyer"]
     last = report["last_buyer_view"]
-    lines = [f"{report['slug']}: {len(buyer)} buyer-side viewer(s)"
-             + (f", last buyer view {last}" if last else ", no buyer view yet")]  # fmt: skip
+    head = ngettext("%(slug)s: %(count)s buyer-side viewer",
+                    "%(slug)s: %(count)s buyer-side viewers",
+                    len(buyer)) % {"slug": report["slug"], "count": len(buyer)}  # fmt: skip
+    tail = _(", last buyer view %(time)s") % {"time": last} if last else _(", no buyer view yet")
+    lines = [head + tail]
     for viewer in report["viewers"]:
         case = viewer["business_case_opened"]
+        span = {"label": viewer["label"], "first": viewer["first"], "last": viewer["last"]}
         if set(viewer["pages"]) == {SHARE_LINK}:  # encrypted mode: no pages in the log
-            lines.append(f"  {viewer['label']}: opened their share link "
-                         f"{_count(viewer['page_views'], 'time')}, {viewer['first']} to "
-                         f"{viewer['last']}")  # fmt: skip
+            lines.append("  " + ngettext(
+                "%(label)s: opened their share link %(count)s time, %(first)s to %(last)s",
+                "%(label)s: opened their share link %(count)s times, %(first)s to %(last)s",
+                viewer["page_views"]) % {**span, "count": viewer["page_views"]})  # fmt: skip
         else:
-            lines.append(
-                f"  {viewer['label']}: {_count(viewer['visits'], 'visit')}, "
-                f"{_count(viewer['page_views'], 'page view')}, {viewer['first']} to "
-                f"{viewer['last']}; business case " + (f"opened {case}" if case else "not opened")
-            )
+            visits = ngettext("%(count)s visit", "%(count)s visits", viewer["visits"])
+            views = ngettext("%(count)s page view", "%(count)s page views", viewer["page_views"])
+            opened = (_("business case opened %(time)s") % {"time": case} if case
+                      else _("business case not opened"))  # fmt: skip
+            lines.append("  " + _("%(label)s: %(visits)s, %(views)s, %(first)s to %(last)s; "
+                                  "%(opened)s") % {
+                **span, "visits": visits % {"count": viewer["visits"]},
+                "views": views % {"count": viewer["page_views"]}, "opened": opened,
+            })  # fmt: skip
         if viewer["forwardable"] and (viewer["networks"] > 1 or viewer["browsers"] > 1):
-            lines.append(
-                f"    forwarding signal: opened from {_count(viewer['networks'], 'network')} "
-                f"and {_count(viewer['browsers'], 'browser')} since {viewer['first'][:10]}"
-            )
+            networks = ngettext("%(count)s network", "%(count)s networks", viewer["networks"])
+            browsers = ngettext("%(count)s browser", "%(count)s browsers", viewer["browsers"])
+            lines.append("    " + _("forwarding signal: opened from %(networks)s and "
+                                    "%(browsers)s since %(day)s") % {
+                "networks": networks % {"count": viewer["networks"]},
+                "browsers": browsers % {"count": viewer["browsers"]},
+                "day": viewer["first"][:10],
+            })  # fmt: skip
     if report["never_opened_business_case"]:
         names = ", ".join(p["label"] for p in report["never_opened_business_case"])
-        lines.append(f"  Never opened the business case: {names}")
+        lines.append("  " + _("Never opened the business case: %(names)s") % {"names": names})
     if report["never_opened"]:
-        lines.append("  Never opened the deal room: "
-                     + ", ".join(p["label"] for p in report["never_opened"]))  # fmt: skip
+        names = ", ".join(p["label"] for p in report["never_opened"])
+        lines.append("  " + _("Never opened the deal room: %(names)s") % {"names": names})
     for viewer in report["team"]:
-        visits, views = _count(viewer["visits"], "visit"), _count(viewer["page_views"], "page view")
-        lines.append(f"  Seller team, not counted above: {viewer['username']}: {visits}, "
-                     f"{views}, last {viewer['last']}")  # fmt: skip
+        visits = ngettext("%(count)s visit", "%(count)s visits", viewer["visits"])
+        views = ngettext("%(count)s page view", "%(count)s page views", viewer["page_views"])
+        lines.append("  " + _("Seller team, not counted above: %(username)s: %(visits)s, "
+                              "%(views)s, last %(last)s") % {
+            "username": viewer["username"], "visits": visits % {"count": viewer["visits"]},
+            "views": views % {"count": viewer["page_views"]}, "last": viewer["last"],
+        })  # fmt: skip
     return lines
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
+from ..deal.i18n import gettext as _
+from ..deal.i18n import in_language, ngettext
 from ..deal.loading import DealFolder
 from ..deal.model import PLAIN_EMAIL, PlanStep
 from ..deal.plan import plan_flags
@@ -25,6 +27,7 @@ class Due:
     deal: str  # "Fjordline Shipping and Ledgerly"
     step: PlanStep
     flags: list[str]
+    language: str = "en"  # the deal room's
 
 
 @dataclass
@@ -34,32 +37,55 @@ class Digest:
     overdue: list[Due] = field(default_factory=list)
     upcoming: list[Due] = field(default_factory=list)
 
-    def message(self, sender: str, as_of: dt.date, days: int) -> EmailMessage:
+    def language(self, seller_language: str) -> str:
+        """The language of the deal rooms of every step in the digest, if they share
+        one (an owner on the buyer side reads their deal room's); else the seller's."""
+        languages = {due.language for due in self.overdue + self.upcoming}
+        return languages.pop() if len(languages) == 1 else seller_language
+
+    def message(
+        self, sender: str, as_of: dt.date, days: int, seller_language: str = "en"
+    ) -> EmailMessage:
+        with in_language(self.language(seller_language)):
+            return self._message(sender, as_of, days)
+
+    def _message(self, sender: str, as_of: dt.date, days: int) -> EmailMessage:
         message = EmailMessage()
         counts = []
         if self.overdue:
-            counts.append(f"{len(self.overdue)} overdue")
+            counts.append(_("%(count)s overdue") % {"count": len(self.overdue)})
         if self.upcoming:
-            counts.append(f"{len(self.upcoming)} due in the next {days} days")
-        message["Subject"] = f"Your mutual action plan steps: {', '.join(counts)}"
+            counts.append(ngettext("%(count)s due in the next %(days)s day",
+                                   "%(count)s due in the next %(days)s days", days)
+                          % {"count": len(self.upcoming), "days": days})  # fmt: skip
+        message["Subject"] = _("Your mutual action plan steps: %(counts)s") % {
+            "counts": ", ".join(counts)
+        }
         message["From"] = sender
         message["To"] = formataddr((self.name, self.email))
         message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
-        lines = [f"Hello {self.name},", ""]
-        for title, dues in (("Overdue", self.overdue), (f"Due by {as_of + dt.timedelta(days=days)}",
-                                                        self.upcoming)):  # fmt: skip
+        lines = [_("Hello %(name)s,") % {"name": self.name}, ""]
+        horizon = as_of + dt.timedelta(days=days)
+        for title, dues in ((_("Overdue"), self.overdue),
+                            (_("Due by %(day)s") % {"day": horizon}, self.upcoming)):  # fmt: skip
             if not dues:
                 continue
             lines += [f"{title}:", ""]
             for due in dues:
                 when = (as_of - due.step.due).days  # type: ignore[operator]
-                timing = (f"{when} days overdue" if when > 0 else "due today" if when == 0
-                          else f"in {-when} days")  # fmt: skip
-                status = ", ".join([due.step.status, *due.flags])
-                lines.append(f"- {due.step.title} ({due.deal}): due {due.step.due}, {timing}; "
-                             f"{status}")  # fmt: skip
+                if when > 0:
+                    timing = ngettext("%(count)s day overdue", "%(count)s days overdue", when)
+                elif when == 0:
+                    timing = _("due today")
+                else:
+                    timing = ngettext("in %(count)s day", "in %(count)s days", -when)
+                status = ", ".join(_(word) for word in [due.step.status, *due.flags])
+                lines.append(_("- %(step)s (%(deal)s): due %(day)s, %(timing)s; %(status)s") % {
+                    "step": due.step.title, "deal": due.deal, "day": due.step.due,
+                    "timing": timing % {"count": abs(when)}, "status": status,
+                })  # fmt: skip
             lines.append("")
-        lines.append("Reply to this email if a date needs to move.")
+        lines.append(_("Reply to this email if a date needs to move."))
         message.set_content("\n".join(lines) + "\n")
         return message
 
@@ -77,7 +103,11 @@ def digests(
     for folder in folders:
         deal = folder.deal
         flags = plan_flags(deal, as_of)
-        name = f"{deal.customer.name} and {deal.seller.name}"
+        with in_language(deal.site_language):
+            name = _("%(customer)s and %(seller)s") % {
+                "customer": deal.customer.name,
+                "seller": deal.seller.name,
+            }
         for index, step in enumerate(deal.mutual_action_plan.steps):
             owner = deal.stakeholder(step.owner)
             if step.status == "done" or owner is None or not owner.email or step.due > horizon:  # type: ignore[operator]
@@ -86,7 +116,7 @@ def digests(
                 unsendable.add(f"{owner.name} <{owner.email}> ({folder.slug})")
                 continue
             digest = found.setdefault(owner.email.lower(), Digest(owner.name, owner.email))
-            due = Due(name, step, flags[index])
+            due = Due(name, step, flags[index], deal.site_language)
             (digest.overdue if step.due < as_of else digest.upcoming).append(due)  # type: ignore[operator]
     for digest in found.values():
         digest.overdue.sort(key=lambda due: (due.step.due, due.deal))

@@ -18,6 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from babel.numbers import format_decimal
+
+from ..deal.i18n import N_, current_language
+from ..deal.i18n import gettext as _
 from ..deal.loading import DealFolder
 from ..deal.model import Deal
 from ..history.contributors import ContributorLog
@@ -30,12 +34,12 @@ DEFAULT_THRESHOLDS = {
     "outcomes": 3,  # specific outcome metrics (level 4)
     "plan_steps": 5,  # dated plan steps worked back from the event (level 3)
 }
-SECTIONS = {
-    "headline": "Priority headline",
-    "problem": "Problem",
-    "approach": "Approach",
-    "outcomes": "Outcomes",
-    "investment": "Investment",
+SECTIONS = {  # titles translated where a score is made (the seller's language)
+    "headline": N_("Priority headline"),
+    "problem": N_("Problem"),
+    "approach": N_("Approach"),
+    "outcomes": N_("Outcomes"),
+    "investment": N_("Investment"),
 }
 PROBLEM_SECTIONS = ("business_case.problem", "business_case.cost_of_inaction")
 APPROACH_SECTIONS = ("business_case.capabilities", "business_case.alternatives", "approach.md")
@@ -43,7 +47,7 @@ APPROACH_SECTIONS = ("business_case.capabilities", "business_case.alternatives",
 
 @dataclass(frozen=True)
 class Condition:
-    text: str  # what must be true, as the README states it
+    text: str  # what must be true, as the README states it (in the seller's language)
     met: bool
     move: str  # the concrete next move that would meet it
 
@@ -143,7 +147,7 @@ def _section(key: str, levels: list[list[Condition]]) -> SectionScore:
             break
         level += 1
     caps = [c for c in levels[level] if not c.met] if level < 5 else []
-    return SectionScore(key, SECTIONS[key], level, caps)
+    return SectionScore(key, _(SECTIONS[key]), level, caps)
 
 
 # --- what the levels look at ------------------------------------------------------------
@@ -158,7 +162,7 @@ class _Facts:
         self.deal: Deal = folder.deal
         self.log = log
         champion = self.deal.champion
-        self.champion = champion.name if champion else "your champion"
+        self.champion = champion.name if champion else _("your champion")
 
     def buyer_people(self, sections: tuple[str, ...]) -> list[Any]:
         """Buyer-side contributors whose contributions touched any of `sections`."""
@@ -175,7 +179,8 @@ class _Facts:
         return found.name if found else None
 
     def money(self, amount: float) -> str:
-        return f"{self.deal.currency} {amount:,.0f}"
+        number = format_decimal(round(amount), "#,##0", locale=current_language())
+        return f"{self.deal.currency} {number}"
 
 
 Levels = Callable[[_Facts, dict[str, int]], list[list[Condition]]]
@@ -186,21 +191,24 @@ def _headline(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
     owner = (
         f.deal.stakeholder(case.priority.owner) if case.priority and case.priority.owner else None
     )
-    sponsor = f.person("executive sponsor", "economic buyer") or "the executive sponsor"
+    sponsor = f.person("executive sponsor", "economic buyer") or _("the executive sponsor")
+    who = {"champion": f.champion, "sponsor": sponsor}
     return [
-        [Condition("the change and the approach are written", bool(h.change and h.approach),
-                   f"Write the headline's 'because of' and 'we should' with {f.champion}")],
-        [Condition("the full headline: change, approach, date, risk avoided, outcome unlocked",
+        [Condition(_("the change and the approach are written"), bool(h.change and h.approach),
+                   _("Write the headline's 'because of' and 'we should' with %(champion)s") % who)],
+        [Condition(_("the full headline: change, approach, date, risk avoided, outcome unlocked"),
                    bool(h.change and h.approach and f.deal.headline_date and h.avoid and h.unlock),
-                   f"Complete the headline (risk avoided, outcome unlocked) with {f.champion}")],
-        [Condition("tied to a named strategic initiative", bool(case.priority),
-                   f"Ask {f.champion} which company initiative this serves and name it")],
-        [Condition("has a compelling-event date", bool(event),
-                   f"Ask {f.champion} what date makes this urgent, and what missing it costs")],
-        [Condition("names an executive sponsor who owns the priority",
+                   _("Complete the headline (risk avoided, outcome unlocked) with %(champion)s")
+                   % who)],
+        [Condition(_("tied to a named strategic initiative"), bool(case.priority),
+                   _("Ask %(champion)s which company initiative this serves and name it") % who)],
+        [Condition(_("has a compelling-event date"), bool(event),
+                   _("Ask %(champion)s what date makes this urgent, and what missing it costs")
+                   % who)],
+        [Condition(_("names an executive sponsor who owns the priority"),
                    bool(owner and owner.side == "buyer"
                         and owner.role in ("executive sponsor", "economic buyer")),
-                   f"Get {sponsor} named as owner of the priority")],
+                   _("Get %(sponsor)s named as owner of the priority") % who)],
     ]  # fmt: skip
 
 
@@ -208,28 +216,36 @@ def _problem(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
     problem, costs = f.deal.business_case.problem, f.deal.business_case.cost_of_inaction
     quantified = [c for c in costs if c.amount > 0 and c.basis]
     shapers = f.buyer_people(PROBLEM_SECTIONS)
-    finance = f.person("economic buyer", "finance") or "the budget owner"
+    finance = f.person("economic buyer", "finance") or _("the budget owner")
     biggest = max(costs, key=lambda c: c.annual_amount or c.amount, default=None)
-    confirm = f"Quantify what the problem costs per year with {finance}"
+    confirm = _("Quantify what the problem costs per year with %(finance)s") % {"finance": finance}
     if biggest:
-        period = "" if biggest.per == "once" else "/" + biggest.per
-        confirm = f"Ask {finance} to confirm the {f.money(biggest.amount)}{period} cost of "
-        confirm += biggest.item[:1].lower() + biggest.item[1:]
+        period = "" if biggest.per == "once" else "/" + _(biggest.per)
+        confirm = _("Ask %(finance)s to confirm the %(amount)s cost of %(item)s") % {
+            "finance": finance, "amount": f.money(biggest.amount) + period,
+            "item": biggest.item[:1].lower() + biggest.item[1:],
+        }  # fmt: skip
+    who = {"champion": f.champion, "confirm": confirm}
     return [
-        [Condition("a problem statement", bool(problem.statement),
-                   f"Write the problem statement in {f.champion}'s words")],
-        [Condition("a quantified cost with its basis", bool(quantified),
-                   f"Quantify the cost of inaction with its basis; {confirm.lower()}")],
-        [Condition("customer-validated: a buyer-side contribution shaped it", bool(shapers),
-                   f"{confirm}; co-edit the problem statement with {f.champion}")],
-        [Condition(f"agreed by at least {t['problem_agreed_by']} buyer-side people",
+        [Condition(_("a problem statement"), bool(problem.statement),
+                   _("Write the problem statement in %(champion)s's words") % who)],
+        [Condition(_("a quantified cost with its basis"), bool(quantified),
+                   _("Quantify the cost of inaction with its basis; %(confirm)s")
+                   % {"confirm": confirm[:1].lower() + confirm[1:]})],
+        [Condition(_("customer-validated: a buyer-side contribution shaped it"), bool(shapers),
+                   _("%(confirm)s; co-edit the problem statement with %(champion)s") % who)],
+        [Condition(_("agreed by at least %(count)s buyer-side people")
+                   % {"count": t["problem_agreed_by"]},
                    len(shapers) >= t["problem_agreed_by"],
-                   f"{confirm}; have a second buyer-side person sign off the problem"),
-         Condition(f"impact at several levels: at least {t['cost_items']} quantified costs",
+                   _("%(confirm)s; have a second buyer-side person sign off the problem") % who),
+         Condition(_("impact at several levels: at least %(count)s quantified costs")
+                   % {"count": t["cost_items"]},
                    len(quantified) >= t["cost_items"],
-                   "Add the cost to a second level (team, department or company) with its basis")],
-        [Condition("shown to get worse over time", bool(problem.worsens),
-                   f"Show with {f.champion} how the problem grows if it is not addressed")],
+                   _("Add the cost to a second level (team, department or company) with its "
+                     "basis"))],
+        [Condition(_("shown to get worse over time"), bool(problem.worsens),
+                   _("Show with %(champion)s how the problem grows if it is not addressed")
+                   % who)],
     ]  # fmt: skip
 
 
@@ -237,21 +253,25 @@ def _approach(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
     case = f.deal.business_case
     must = [c for c in case.capabilities if c.must_have]
     roles = {p.role for p in f.buyer_people(APPROACH_SECTIONS)}
-    it_person = f.person("it security", "technical") or "IT / security"
-    user = f.person("user") or "an end user"
+    it_person = f.person("it security", "technical") or _("IT / security")
+    user = f.person("user") or _("an end user")
+    who = {"champion": f.champion, "user": user, "it": it_person}
     return [
-        [Condition("required capabilities listed", bool(case.capabilities),
-                   f"List the capabilities {f.champion} needs, before any product talk")],
-        [Condition(f"at least {t['capabilities']} capabilities, must-haves matched to the offer",
+        [Condition(_("required capabilities listed"), bool(case.capabilities),
+                   _("List the capabilities %(champion)s needs, before any product talk") % who)],
+        [Condition(_("at least %(count)s capabilities, must-haves matched to the offer")
+                   % {"count": t["capabilities"]},
                    len(case.capabilities) >= t["capabilities"] and all(c.met_by for c in must),
-                   "Match every must-have capability to how the offer meets it (met_by)")],
-        [Condition("the approach is written (approach.md)", "approach.md" in f.folder.narrative,
-                   f"Write approach.md: how the problem gets solved, with {f.champion}")],
-        [Condition("signed off from end users to IT / security",
+                   _("Match every must-have capability to how the offer meets it (met_by)"))],
+        [Condition(_("the approach is written (approach.md)"), "approach.md" in f.folder.narrative,
+                   _("Write approach.md: how the problem gets solved, with %(champion)s") % who)],
+        [Condition(_("signed off from end users to IT / security"),
                    "user" in roles and bool(roles & {"it security", "technical"}),
-                   f"Walk {user} and {it_person} through the capabilities; record their sign-off")],
-        [Condition("alternatives considered and ruled out", bool(case.alternatives),
-                   f"Record the alternatives {f.champion} considered and why they were ruled out")],
+                   _("Walk %(user)s and %(it)s through the capabilities; record their sign-off")
+                   % who)],
+        [Condition(_("alternatives considered and ruled out"), bool(case.alternatives),
+                   _("Record the alternatives %(champion)s considered and why they were ruled "
+                     "out") % who)],
     ]  # fmt: skip
 
 
@@ -263,18 +283,20 @@ def _outcomes(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
     # Sensitivität, sensibilidad, gevoeligheid.
     scenarios = bool(re.search(r"^#+ .*(scenario|szenari|scénari|sensitivit|sensibili|gevoelig)",
                                narrative, re.I | re.M))  # fmt: skip
+    who = {"champion": f.champion}
     return [
-        [Condition("an outcome metric", bool(outcomes),
-                   f"Agree one measurable outcome with {f.champion}")],
-        [Condition("every metric has current value, target and date",
+        [Condition(_("an outcome metric"), bool(outcomes),
+                   _("Agree one measurable outcome with %(champion)s") % who)],
+        [Condition(_("every metric has current value, target and date"),
                    bool(outcomes) and len(complete) == len(outcomes),
-                   "Fill in today's value, the target and the date for every outcome")],
-        [Condition("validated by the buyer", bool(f.buyer_people(("business_case.outcomes",))),
-                   f"Have {f.champion} confirm the baselines from their own reports")],
-        [Condition(f"at least {t['outcomes']} specific metrics", len(complete) >= t["outcomes"],
-                   "Add outcome metrics for each group that benefits (users, finance, IT)")],
-        [Condition("scenarios or sensitivities (a business-case.md heading)", scenarios,
-                   "Add a 'Scenarios' section: what if adoption or savings come in lower")],
+                   _("Fill in today's value, the target and the date for every outcome"))],
+        [Condition(_("validated by the buyer"), bool(f.buyer_people(("business_case.outcomes",))),
+                   _("Have %(champion)s confirm the baselines from their own reports") % who)],
+        [Condition(_("at least %(count)s specific metrics") % {"count": t["outcomes"]},
+                   len(complete) >= t["outcomes"],
+                   _("Add outcome metrics for each group that benefits (users, finance, IT)"))],
+        [Condition(_("scenarios or sensitivities (a business-case.md heading)"), scenarios,
+                   _("Add a 'Scenarios' section: what if adoption or savings come in lower"))],
     ]  # fmt: skip
 
 
@@ -289,20 +311,26 @@ def _investment(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
     procurement = f.person("procurement")
     owners_roles = {p.role for s in steps if (p := deal.stakeholder(s.owner)) and p.side == "buyer"}
     contributed_roles = {c.person.role for c in f.log.contributions if c.person.side == "buyer"}
+    who = {
+        "champion": f.champion, "budget": budget or _("the budget owner"),
+        "procurement": procurement or _("procurement"),
+    }  # fmt: skip
     return [
-        [Condition("the money is stated", bool(investment.one_time or investment.recurring),
-                   "State the one-time and recurring investment")],
-        [Condition("money, time and people stated", bool(investment.people and deal.go_live),
-                   f"Agree with {f.champion} who they commit, for how long, and the go-live date")],
-        [Condition("go-live anchored to the compelling event", anchored,
-                   "Set go-live on or before the compelling event"),
-         Condition(f"at least {t['plan_steps']} dated plan steps worked back from the event",
-                   worked_back, "Work the plan back from the compelling event, step by step")],
-        [Condition("the budget owner is engaged",
+        [Condition(_("the money is stated"), bool(investment.one_time or investment.recurring),
+                   _("State the one-time and recurring investment"))],
+        [Condition(_("money, time and people stated"), bool(investment.people and deal.go_live),
+                   _("Agree with %(champion)s who they commit, for how long, and the go-live "
+                     "date") % who)],
+        [Condition(_("go-live anchored to the compelling event"), anchored,
+                   _("Set go-live on or before the compelling event")),
+         Condition(_("at least %(count)s dated plan steps worked back from the event")
+                   % {"count": t["plan_steps"]},
+                   worked_back, _("Work the plan back from the compelling event, step by step"))],
+        [Condition(_("the budget owner is engaged"),
                    bool(budget)
                    and "economic buyer" in owners_roles | contributed_roles | f.readers,
-                   f"Get {budget or 'the budget owner'} to own a plan step or confirm figures")],
-        [Condition("procurement is engaged",
+                   _("Get %(budget)s to own a plan step or confirm figures") % who)],
+        [Condition(_("procurement is engaged"),
                    bool(procurement) and "procurement" in owners_roles,
-                   f"Add {procurement or 'procurement'}'s steps to the plan, owned by them")],
+                   _("Add %(procurement)s's steps to the plan, owned by them") % who)],
     ]  # fmt: skip
