@@ -249,13 +249,13 @@ def test_the_seller_reads_the_dashboard_and_reports_in_their_own_language(
     score = subprocess.run(["dealroom", "score", "english"], cwd=project, capture_output=True,
                            text=True, check=True).stdout  # fmt: skip
     assert score.startswith("Deal ") and "Phase" in score.splitlines()[0]
-    assert "english: 2.4 von 5 (48 % bereit), Ziel 4.0 für Phase 3" in score, score
+    assert "english: 2,4 von 5 (48 % bereit), Ziel 4,0 für Phase 3" in score, score
     assert "  Vorgehen auf Stufe 1, begrenzt durch: mindestens 3 Fähigkeiten" in score
     assert "  als Nächstes: Per Dahl bitten, die Kosten von EUR 240.000/Jahr für" in score
     gate = subprocess.run(["dealroom", "check", "--gate", "french"], cwd=project,
                           capture_output=True, text=True)  # fmt: skip
     assert gate.returncode == 1
-    assert "french: Business Case 2.4 liegt unter dem Ziel 4.0 für Phase 3" in gate.stderr
+    assert "french: Business Case 2,4 liegt unter dem Ziel 4,0 für Phase 3" in gate.stderr
     assert "  Vorgehen (Stufe 1) braucht: mindestens 3 Fähigkeiten," in gate.stderr
 
     # Another seller language: the dashboard follows; the deal rooms are put back as
@@ -299,7 +299,7 @@ def test_the_activity_report_in_the_sellers_language() -> None:
     report = {"slug": "fjordline", "viewers": [viewer], "team": [],
               "last_buyer_view": "2026-11-24 10:00 UTC", "never_opened": [],
               "never_opened_business_case": []}  # fmt: skip
-    with in_language("de"):
+    with in_language("de"):  # as `dealroom activity` makes the report and prints it
         viewer["label"] = ingrid.label
         lines = as_text(report)
     assert lines == [
@@ -310,3 +310,130 @@ def test_the_activity_report_in_the_sellers_language() -> None:
         "    Hinweis auf Weitergabe: geöffnet aus 2 Netzwerken und mit 1 Browser seit 2026-11-20",
     ]
     assert as_text(report)[0].startswith("fjordline: 1 buyer-side viewer, last buyer view")
+
+
+def test_the_activity_command_speaks_the_sellers_language(tmp_path: Path) -> None:
+    """`dealroom activity` on a log of the host (a line as nginx writes it), in German:
+    the viewers' roles and the forwardable credential in German too."""
+    from dealroom.publish.access import Scope, add_viewer
+
+    project = write_project(tmp_path / "project", language="de")
+    write_deal(project / "deals", "fjordline", make_deal())
+    scope = Scope.of(project, project / "deals", "fjordline")
+    add_viewer(project, scope, "per", "Per Dahl", forwardable=True)
+    add_viewer(project, scope, "ingrid", "Ingrid Solberg")
+    log = tmp_path / "access.log"
+    log.write_text(
+        '127.0.0.1 - per [24/Nov/2026:10:00:00 +0000] "GET /fjordline/business-case/ '
+        'HTTP/1.1" 200 5120 "-" "Mozilla/5.0"\n'
+    )
+    result = subprocess.run(["dealroom", "activity", "--log", str(log)], cwd=project,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "fjordline: 1 Leser auf Kundenseite, zuletzt auf Kundenseite gelesen " in result.stdout
+    assert "  Per Dahl (CFO, Wirtschaftlicher Entscheider) [weitergebbarer Zugang]: 1 Besuch, " \
+           "1 Seitenaufruf, " in result.stdout  # fmt: skip
+    assert "Deal Room nie geöffnet: Ingrid Solberg (Finance Director, Champion)" in result.stdout
+
+
+def test_the_dashboard_keeps_its_language_where_deals_build_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without fork (Windows), deal rooms build one after another in this process, each
+    in its own language: the dashboard after them is still the seller's."""
+    import multiprocessing
+
+    from dealroom.deal.i18n import current_language
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    project = write_project(tmp_path / "project", language="fr")
+    for language in ("de", "nl"):
+        write_deal(project / "deals", f"deal-{language}", make_deal(language=language))
+    site = run_build(project)
+    dashboard = visible_text(site / "index.html")
+    assert "Tableau de bord du pipeline" in dashboard and "Prochaine action" in dashboard
+    assert "Wichtige Termine" in visible_text(site / "deal-de" / "index.html")
+    assert "Belangrijke data" in visible_text(site / "deal-nl" / "index.html")
+    assert current_language() == "en"  # and nothing of it lingers in this process
+
+
+@pytest.mark.parametrize(
+    ("language", "move"),
+    [
+        ("en", "Quantify the cost of inaction with its basis; ask Per Dahl to confirm the "
+               "EUR 240,000/year cost of manual matching"),
+        ("de", "Die Kosten des Nichthandelns mit ihrer Grundlage beziffern; Per Dahl bitten, "
+               "die Kosten von EUR 240.000/Jahr für Manual matching zu bestätigen"),
+        ("nl", "De kosten van niets doen met onderbouwing kwantificeren; Per Dahl vragen de "
+               "kosten van EUR 240.000/jaar voor manual matching te bevestigen"),
+    ],
+)  # fmt: skip
+def test_a_move_after_a_semicolon_keeps_the_names_capital(
+    tmp_path: Path, language: str, move: str
+) -> None:
+    project = write_project(tmp_path / "project", language=language)
+    deal = make_deal()
+    for cost in deal["business_case"]["cost_of_inaction"]:
+        cost.pop("basis", None)  # the problem's level 2 then asks for one
+    write_deal(project / "deals", "fjordline", deal)
+    score = subprocess.run(["dealroom", "score"], cwd=project, capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert move in score, score
+
+
+def test_a_damaged_page_record_is_no_branding() -> None:
+    from dealroom.publish.access_pages import Branding, Contact
+
+    branding = Branding("Ledgerly", Contact("Tom Ashby", "AE", "tom@ledgerly.example"), "de")
+    assert Branding.from_record(branding.as_record()) == branding
+    damaged = (
+        None, "x", [], {}, {"seller": "Ledgerly"},
+        {"seller": "L", "contact": 3, "language": "de"},
+        {"seller": "L", "contact": {"name": "T"}, "language": "de"},
+    )  # fmt: skip
+    for record in damaged:
+        assert Branding.from_record(record) is None, record
+    odd = Branding.from_record({"seller": "L", "contact": None, "language": "xx"})
+    assert odd == Branding("L", None, "en")  # a language without a catalog: English
+
+
+def test_401_pages_stay_alike_for_a_kept_deal_and_after_a_release_without_records(
+    tmp_path: Path,
+) -> None:
+    """A German deal that no longer builds stays online (`publish` keeps it): its
+    language still counts, from release.json. A live release from before the records
+    gives English pages, still the same bytes for every address."""
+    import json
+
+    from dealroom.publish.access import Scope, add_viewer
+    from dealroom.publish.access_pages import UNAUTHORIZED_DIR
+    from dealroom.publish.releases import publish
+
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "german", make_deal(language="de"))
+    write_deal(project / "deals", "english", make_deal())
+    for slug in ("german", "english"):
+        add_viewer(project, Scope.of(project, project / "deals", slug), f"{slug}-viewer")
+    out = tmp_path / "out"
+    publish(project / "mkdocs.yml", out)
+    (project / "deals" / "german" / "deal.yml").write_text("stage: [unclosed\n")
+    result = publish(project / "mkdocs.yml", out)
+    assert result.kept == ["german"] and result.published == ["english"]
+    pages = out / "current" / UNAUTHORIZED_DIR
+    contents = {
+        (pages / name).read_text() for name in ("german.html", "english.html", ".unknown.html")
+    }
+    [page] = contents
+    assert '<section lang="de"' in page
+    record = out / "current" / "release.json"
+    data = json.loads(record.read_text())
+    assert data["deals"]["german"]["page"]["language"] == "de"
+    for entry in data["deals"].values():
+        entry.pop("page")  # as a release from before the records
+    record.write_text(json.dumps(data))
+    publish(project / "mkdocs.yml", out)
+    contents = {
+        (pages / name).read_text() for name in ("german.html", "english.html", ".unknown.html")
+    }
+    [page] = contents
+    assert 'lang="de"' not in page and "Private deal room" in page

@@ -239,9 +239,12 @@ def test_a_login_is_used_and_a_password_smtplib_cannot_send_is_a_sentence(
     assert "(ASCII only)" in bad.stderr and "nothing was sent" in bad.stderr
 
 
-def test_a_digest_speaks_its_deal_rooms_language_else_the_sellers(project: Path, smtp) -> None:
-    """Tom's steps are all in the German deal room: German. Ingrid's span a German and an
-    English one: the seller's language (the `language` option, Dutch here)."""
+def test_a_buyer_reads_their_deal_rooms_language_and_everyone_else_the_sellers(
+    project: Path, smtp
+) -> None:
+    """Fjordline is a German deal room; the seller's language (`language`) is Dutch. Tom
+    (the seller's account executive) reads Dutch; Ingrid (buyer side) reads German when
+    all her steps are Fjordline's, Dutch when they span it and the English Vega Labs."""
     inbox, port = smtp
     set_plugin_options(project, remind_smtp=f"127.0.0.1:{port}", language="nl")
     path = project / "deals" / "fjordline" / "deal.yml"
@@ -252,12 +255,18 @@ def test_a_digest_speaks_its_deal_rooms_language_else_the_sellers(project: Path,
     assert ingrid["Subject"].startswith("Uw stappen in het gezamenlijke actieplan: 1 te laat, ")
     body = ingrid.get_content()
     assert body.startswith("Hallo Ingrid Solberg,") and "Achterstallig:" in body
-    assert "- Security review (Fjordline Shipping und Ledgerly): deadline 2026-11-20, " in body
+    assert "- Security review (Fjordline Shipping en Ledgerly): deadline 2026-11-20, " in body
     assert "5 dagen te laat; gepland, in gevaar" in body and "over 6 dagen" in body
     assert "Beantwoord deze e-mail als een datum moet verschuiven." in body
-    assert (
-        tom["Subject"]
-        == "Ihre Schritte im gemeinsamen Projektplan: 1 fällig in den nächsten 7 Tagen"
-    )
-    assert "Proposal (Fjordline Shipping und Ledgerly): fällig am 2026-11-30, in 5 Tagen; " \
-           "in Arbeit" in tom.get_content()  # fmt: skip
+    assert " und " not in body  # the deal named in the email's language, not its room's
+    subject = "Uw stappen in het gezamenlijke actieplan: 1 verlopen in de komende 7 dagen"
+    assert tom["Subject"].strip() == subject  # long: folded onto the next header line
+    assert "Proposal (Fjordline Shipping en Ledgerly): deadline 2026-11-30, over 5 dagen; bezig" \
+           in tom.get_content()  # fmt: skip
+    inbox.received.clear()
+    assert remind(project, "fjordline", "--days", "7").returncode == 0
+    ingrid, tom = (message_from_bytes(raw, policy=policy.default) for _, _, raw in inbox.received)
+    assert ingrid["Subject"] == "Ihre Schritte im gemeinsamen Projektplan: 1 überfällig"
+    assert "- Security review (Fjordline Shipping und Ledgerly): fällig am 2026-11-20, " \
+           "5 Tage überfällig; geplant, gefährdet" in ingrid.get_content()  # fmt: skip
+    assert tom["Subject"].strip().startswith("Uw stappen in het gezamenlijke actieplan")

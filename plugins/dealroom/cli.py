@@ -275,7 +275,8 @@ def activity(
         }
         deal_activity.people = people
         current = [people[username] for username in viewers]
-        reports.append(deal_report(slug, deal_activity, current, start))
+        with in_language(options.language):  # its labels name roles
+            reports.append(deal_report(slug, deal_activity, current, start))
     if save and path is not None:
         retention = dt.timedelta(days=options.activity_retention_days)
         dropped = saved.drop_before(dt.datetime.now(dt.timezone.utc) - retention)
@@ -289,7 +290,7 @@ def activity(
                    "not_pages": skipped.not_pages}  # fmt: skip
         click.echo(json.dumps({"read": summary, "deals": reports}, indent=2))
         return
-    with _seller_language(config_file):
+    with in_language(options.language):
         for report in reports:
             click.echo("\n".join(as_text(report)))
 

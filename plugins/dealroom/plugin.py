@@ -208,6 +208,9 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.seller_language.close()
         return output
 
+    def on_build_error(self, *, error: Exception) -> None:
+        self.seller_language.close()  # a failed render must not leave it set for the next
+
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
         assert self.options is not None
         project = load_project(

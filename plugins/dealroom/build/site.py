@@ -33,7 +33,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink, TableOfContents, get_toc
 
 from ..deal.files import DEAL_FILE, DealFiles, Refused
-from ..deal.i18n import gettext, use_language
+from ..deal.i18n import gettext, in_language
 from ..deal.includes import is_snippets
 from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
@@ -439,18 +439,17 @@ def _build_one(
     <html lang>). The theme is shared by every deal of the run: the language is set for
     this build only (a worker builds one deal; where there is no fork, deals take turns
     in this process)."""
-    use_language(theme.get_env(), language)
     previous, theme["language"] = theme["language"], language
     errors = _LastError()
     logging.getLogger("mkdocs").addHandler(errors)
     try:
-        config = deal_config(step)
-        build(config)
+        with in_language(language, theme.get_env()):
+            config = deal_config(step)
+            build(config)
     except Abort:  # MkDocs logged why (relayed to the parent); say it again in the report
         raise DealBuildError(errors.message or "the build stopped with an error") from None
     finally:
         theme["language"] = previous
-        use_language(theme.get_env(), "en")
         logging.getLogger("mkdocs").removeHandler(errors)
     return True
 

@@ -45,19 +45,12 @@ def translations(language: str) -> stdlib_gettext.NullTranslations:
     return stdlib_gettext.GNUTranslations(compiled)
 
 
-def use_language(env: Any, language: str) -> None:
-    """Render what follows (templates of the Jinja environment `env`, and the Python
-    strings below) in `language`. A worker builds one deal; where there is no fork,
-    the deals take turns in one process, each setting its own."""
-    _current.set(language)
-    env.install_gettext_translations(translations(language), newstyle=True)
-
-
 @contextmanager
 def in_language(language: str, env: Any = None) -> Iterator[None]:
     """Within the block, the Python strings below (and the templates of `env`, if given)
-    are in `language`; after it, the language before. For the seller's pages and
-    reports, which must never take the language of the last deal room built."""
+    are in `language`; after it, the language before. A deal site is built in its deal
+    room's (a worker builds one deal; where there is no fork, the deals take turns in one
+    process), the dashboard and the CLI's reports in the seller's."""
     token = _current.set(language)
     if env is not None:
         env.install_gettext_translations(translations(language), newstyle=True)

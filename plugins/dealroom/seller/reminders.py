@@ -24,24 +24,31 @@ from ..deal.plan import plan_flags
 
 @dataclass(frozen=True)
 class Due:
-    deal: str  # "Fjordline Shipping and Ledgerly"
+    customer: str
+    seller: str
     step: PlanStep
     flags: list[str]
     language: str = "en"  # the deal room's
+
+    @property
+    def deal(self) -> str:
+        """The deal, in the language in use: "Fjordline Shipping and Ledgerly"."""
+        return _("%(customer)s and %(seller)s") % {"customer": self.customer, "seller": self.seller}
 
 
 @dataclass
 class Digest:
     name: str
     email: str
+    buyer: bool = False  # the owner is on the buyer side (of some deal)
     overdue: list[Due] = field(default_factory=list)
     upcoming: list[Due] = field(default_factory=list)
 
     def language(self, seller_language: str) -> str:
-        """The language of the deal rooms of every step in the digest, if they share
-        one (an owner on the buyer side reads their deal room's); else the seller's."""
+        """An owner on the buyer side reads their deal room's language (if all their
+        steps come from deal rooms of one language); everyone else the seller's."""
         languages = {due.language for due in self.overdue + self.upcoming}
-        return languages.pop() if len(languages) == 1 else seller_language
+        return languages.pop() if self.buyer and len(languages) == 1 else seller_language
 
     def message(
         self, sender: str, as_of: dt.date, days: int, seller_language: str = "en"
@@ -103,11 +110,6 @@ def digests(
     for folder in folders:
         deal = folder.deal
         flags = plan_flags(deal, as_of)
-        with in_language(deal.site_language):
-            name = _("%(customer)s and %(seller)s") % {
-                "customer": deal.customer.name,
-                "seller": deal.seller.name,
-            }
         for index, step in enumerate(deal.mutual_action_plan.steps):
             owner = deal.stakeholder(step.owner)
             if step.status == "done" or owner is None or not owner.email or step.due > horizon:  # type: ignore[operator]
@@ -116,11 +118,12 @@ def digests(
                 unsendable.add(f"{owner.name} <{owner.email}> ({folder.slug})")
                 continue
             digest = found.setdefault(owner.email.lower(), Digest(owner.name, owner.email))
-            due = Due(name, step, flags[index], deal.site_language)
+            digest.buyer = digest.buyer or owner.side == "buyer"
+            due = Due(deal.customer.name, deal.seller.name, step, flags[index], deal.site_language)
             (digest.overdue if step.due < as_of else digest.upcoming).append(due)  # type: ignore[operator]
     for digest in found.values():
-        digest.overdue.sort(key=lambda due: (due.step.due, due.deal))
-        digest.upcoming.sort(key=lambda due: (due.step.due, due.deal))
+        digest.overdue.sort(key=lambda due: (due.step.due, due.customer, due.seller))
+        digest.upcoming.sort(key=lambda due: (due.step.due, due.customer, due.seller))
     return [found[email] for email in sorted(found)]
 
 

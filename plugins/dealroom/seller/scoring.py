@@ -20,7 +20,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 
-from ..deal.i18n import N_, current_language
+from ..deal.i18n import N_, current_language, mid_sentence
 from ..deal.i18n import gettext as _
 from ..deal.loading import DealFolder
 from ..deal.model import Deal
@@ -218,20 +218,24 @@ def _problem(f: _Facts, t: dict[str, int]) -> list[list[Condition]]:
     shapers = f.buyer_people(PROBLEM_SECTIONS)
     finance = f.person("economic buyer", "finance") or _("the budget owner")
     biggest = max(costs, key=lambda c: c.annual_amount or c.amount, default=None)
-    confirm = _("Quantify what the problem costs per year with %(finance)s") % {"finance": finance}
+    # The same move at the start of a sentence and after a semicolon: each language
+    # decides what that does to its first word (German and Dutch start with the name).
+    values = {"finance": finance}
+    confirm = _("Quantify what the problem costs per year with %(finance)s") % values
+    confirm_mid = _("quantify what the problem costs per year with %(finance)s") % values
     if biggest:
         period = "" if biggest.per == "once" else "/" + _(biggest.per)
-        confirm = _("Ask %(finance)s to confirm the %(amount)s cost of %(item)s") % {
-            "finance": finance, "amount": f.money(biggest.amount) + period,
-            "item": biggest.item[:1].lower() + biggest.item[1:],
-        }  # fmt: skip
+        values = {"finance": finance, "amount": f.money(biggest.amount) + period,
+                  "item": mid_sentence(biggest.item)}  # fmt: skip
+        confirm = _("Ask %(finance)s to confirm the %(amount)s cost of %(item)s") % values
+        confirm_mid = _("ask %(finance)s to confirm the %(amount)s cost of %(item)s") % values
     who = {"champion": f.champion, "confirm": confirm}
     return [
         [Condition(_("a problem statement"), bool(problem.statement),
                    _("Write the problem statement in %(champion)s's words") % who)],
         [Condition(_("a quantified cost with its basis"), bool(quantified),
                    _("Quantify the cost of inaction with its basis; %(confirm)s")
-                   % {"confirm": confirm[:1].lower() + confirm[1:]})],
+                   % {"confirm": confirm_mid})],
         [Condition(_("customer-validated: a buyer-side contribution shaped it"), bool(shapers),
                    _("%(confirm)s; co-edit the problem statement with %(champion)s") % who)],
         [Condition(_("agreed by at least %(count)s buyer-side people")
