@@ -4,6 +4,7 @@ no external requests, relative links only, nothing from outside the deal folder.
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
 import re
 from pathlib import Path
@@ -60,8 +61,14 @@ def all_text(site: Path) -> dict[str, str]:
     return texts
 
 
-@pytest.fixture
-def three_deals(project: Path) -> tuple[Path, dict[str, list[str]]]:
+@pytest.fixture(params=["forked", "in-process"])
+def three_deals(
+    project: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, dict[str, list[str]]]:
+    """Three deals with canaries, built in worker processes, and (as where there is no
+    fork, on Windows) one after another in this process."""
+    if request.param == "in-process":
+        monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     canaries = {}
     for tag in ("QXA", "QXB", "QXC"):
         deal, files, published = canary_deal(tag)
@@ -94,6 +101,11 @@ def test_each_deal_has_its_own_search_index_and_sitemap(three_deals) -> None:
         assert set(locations) >= {"", "business-case/", "mutual-action-plan/", "context/legal/"}
         assert all(not loc.startswith(("/", "..", "http")) for loc in locations)
         assert (site / slug / "sitemap.xml").read_text().startswith("<?xml")
+    # The seller's root site has an index of its own page, the dashboard, only.
+    root = (site / "search" / "search_index.json").read_text()
+    assert re.findall(r'"location":"([^"#]*)', root) == [""] * len(re.findall('"location"', root))
+    pages = ("Narrative", "Approach", "Legal")  # what only a deal's pages say
+    assert not any(f"{page}{slug.upper()}" in root for page in pages for slug in canaries)
 
 
 def test_seller_only_material_never_reaches_any_output(three_deals) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from markupsafe import Markup
 from mkdocs.commands.build import build
+from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, PluginError
 from mkdocs.plugins import BasePlugin
@@ -238,6 +239,16 @@ def _clean_titles(items: list[AnchorLink]) -> None:
 # --- configuration and build ---------------------------------------------------------
 
 
+class DealSiteConfig(MkDocsConfig):
+    """A deal site's MkDocs configuration, with a `plugins` option of its own: MkDocs
+    keeps one instance of each plugin that has `on_startup` (Material's search) per
+    option, and the root site's must never be the one a deal site's build fills. Where
+    deals build in this process (no fork), the root's search index held the last deal's
+    pages."""
+
+    plugins = c.Plugins(theme_key="theme", default=["search"])
+
+
 def deal_site_config(
     outer: MkDocsConfig,
     folder: DealFolder,
@@ -252,7 +263,7 @@ def deal_site_config(
     deal = folder.deal
     pages = page_specs(folder, options.show_missing)
     site_url = f"{outer.site_url.rstrip('/')}/{folder.slug}/" if outer.site_url else None
-    config = MkDocsConfig(config_file_path=outer.config_file_path)
+    config = DealSiteConfig(config_file_path=outer.config_file_path)
     config.load_dict(
         {
             "site_name": inert_text(
