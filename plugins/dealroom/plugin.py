@@ -25,7 +25,7 @@ from mkdocs.structure.pages import Page
 
 from .build.extensions import untrusted_extensions
 from .build.incremental import LoadCache, SiteCache, deal_fingerprints
-from .build.project import DealReport, load_project
+from .build.project import DealReport, load_project, paused_garbage_collection
 from .build.rendering import Formatter, render_sections
 from .build.shards import Shard, ShardError, effective_shard
 from .build.site import BuildOptions, build_deal_sites, run_settings
@@ -57,6 +57,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.shard: Shard | None = None  # None: every deal
         self.dashboard: Dashboard | None = None
         self.seller_language = ExitStack()  # while the root page is rendered
+        self.collector = ExitStack()  # Python's garbage collector paused while it builds
         # Incremental builds: the previous build's deal sites (None: build every deal),
         # and each loaded deal's input fingerprint.
         self.sites: SiteCache | None = None
@@ -123,6 +124,12 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     # Before MkDocs empties site_dir (it keeps hidden entries): set the previous build's
     # deal sites aside, to be put back for every deal whose inputs did not change.
     def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        # Loading hundreds of deals, their logs and the dashboard makes hundreds of
+        # thousands of objects and no garbage worth a collection: Python's collector
+        # would walk them again and again (a sixth of a build that reuses every site).
+        # On again once the build is done (`mkdocs serve` builds again and again).
+        self.collector.close()
+        self.collector.enter_context(paused_garbage_collection())
         cache = cache_path(self.config, config) if self.reuse_sites else None
         self.sites = None
         if cache is not None and self.config.enabled:
@@ -184,6 +191,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         prune_shared(Path(config.site_dir) / SHARED_STORE)
+        self.collector.close()
 
     # The root page is filled in only now, when its template is rendered: MkDocs converts
     # pages' Markdown before `on_env`, and the dashboard needs the deal builds' outcome.
@@ -210,6 +218,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         self.seller_language.close()  # a failed render must not leave it set for the next
+        self.collector.close()
 
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
         assert self.options is not None

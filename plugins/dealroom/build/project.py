@@ -3,7 +3,10 @@ problems of the others, and their contributor logs (one git history read for all
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -96,10 +99,11 @@ def load_project(
                and (shard is None or shard.holds(f.name))]  # fmt: skip
     cached: dict[str, DealFolder] = {}
     if load_cache is not None:
-        for folder in folders:
-            key = project.fingerprints[folder.name] = load_cache.key(folder)
-            if (loaded := load_cache.get(folder.name, key)) is not None:
-                cached[folder.name] = loaded
+        with paused_garbage_collection():
+            for folder in folders:
+                key = project.fingerprints[folder.name] = load_cache.key(folder)
+                if (loaded := load_cache.get(folder.name, key)) is not None:
+                    cached[folder.name] = loaded
     to_load = [folder for folder in folders if folder.name not in cached]
     jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in to_load]
     outcomes: dict[str, Outcome] = {}
@@ -149,6 +153,19 @@ def load_project(
             project.history = RepositoryHistory(available=False)
         project.logs = build_contributor_logs(project.history, project.folders)
     return project
+
+
+@contextmanager
+def paused_garbage_collection() -> Iterator[None]:
+    """Unpickling hundreds of deals makes tens of thousands of objects, none of them
+    garbage: Python's collector would walk them again and again as they are made."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _load_one(

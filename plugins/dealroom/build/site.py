@@ -44,6 +44,7 @@ from .incremental import SiteCache, tree_digest
 from .progress import progress
 from .project import Limits
 from .rendering import (
+    Formatter,
     PageSpec,
     contributor_context,
     deal_context,
@@ -375,6 +376,10 @@ def build_deal_sites(
         # a deal or two (an edit under `mkdocs serve`): each worker then compiles only
         # the templates it renders, from the bytecode cache, at the same time.
         theme.warm()
+    if to_build:
+        # What every worker would otherwise load for itself: loaded once here, before
+        # forking, it is each worker's from the start.
+        _prepare_workers({folder.deal.locale for folder in to_build}, options.as_of)
     display_root = Path(outer.config_file_path).parent
     by_slug = {folder.slug: folder for folder in folders}
     jobs = [
@@ -440,6 +445,16 @@ def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:
         "theme": {"name": theme.name, **{key: theme[key] for key in theme if key != "language"}},
         "custom_dir": tree_digest(Path(custom_dir)) if custom_dir else None,
     }
+
+
+def _prepare_workers(locales: set[str], as_of: dt.date) -> None:
+    """Load what each deal's build would load for itself, once, in this process: the
+    calendar library (plan.ics) and the locales' data (money and dates). Forked
+    afterwards, every worker has them from the start, as it has the compiled templates."""
+    import icalendar  # noqa: F401  (see calendar.py: not at the start of every build)
+
+    for locale in locales:
+        Formatter(locale, "EUR", as_of)  # reads all of the locale's data
 
 
 def _build_one(

@@ -16,6 +16,7 @@ another, without a time limit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -59,7 +60,14 @@ def run_jobs(jobs: Sequence[Job], workers: int, time_limit: float) -> Iterator[O
         for job in jobs:
             yield _run_here(job)
         return
-    yield from _Pool(jobs, max(1, workers), time_limit).outcomes()
+    # Every object of the parent (hundreds of loaded deals) is the children's too, shared
+    # until written to: frozen, a child's garbage collector leaves them alone instead of
+    # walking (and so copying) all of them. Collectable again once the jobs are done.
+    gc.freeze()
+    try:
+        yield from _Pool(jobs, max(1, workers), time_limit).outcomes()
+    finally:
+        gc.unfreeze()
 
 
 def describe(error: BaseException) -> str:
@@ -168,6 +176,7 @@ class _Relay(logging.Handler):
 
 
 def _child(job: Job, connection: Connection) -> None:
+    gc.enable()  # the parent pauses its collector while it builds (see plugin.py)
     _limit_memory()
     watched = logging.getLogger(WATCHED)
     for handler in list(watched.handlers):
@@ -201,8 +210,13 @@ def _run_here(job: Job) -> Outcome:
     def step(text: str) -> None:
         outcome.step = text
 
+    paused = not gc.isenabled()
+    gc.enable()  # as in a child: a deal's build leaves garbage, and deals take turns here
     try:
         outcome.result = job.run(step)
     except Exception as error:
         outcome.error = describe(error)
+    finally:
+        if paused:
+            gc.disable()
     return outcome
