@@ -144,7 +144,10 @@ def run_build(root: Path, *, command: str = "build", strict: bool = False) -> Pa
     """Run a real in-process `mkdocs build` of the project at root; return site_dir."""
     config = load_config(str(root / "mkdocs.yml"), strict=strict)
     config.plugins.on_startup(command=command, dirty=False)
-    build(config)
+    try:
+        build(config)
+    finally:  # the collector, paused for the build, runs again whatever stopped it
+        config.plugins["dealroom"].collector.close()
     return Path(config.site_dir)
 
 

@@ -326,3 +326,27 @@ def test_theme_files_are_written_once_and_each_deal_site_is_still_complete(
     assert (alone / script.relative_to(site / "one")).stat().st_size > 10_000
     assert all(path.is_file() and not path.is_symlink() for path in alone.rglob("*.js"))
     assert (alone / "dealroom" / "assets" / "dealroom.css").read_text().startswith("/* dealroom")
+
+
+def test_the_garbage_collector_runs_again_after_a_build_however_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build pauses Python's collector and freezes its objects while workers fork:
+    afterwards both are undone, after a build cut short by Ctrl-C too."""
+    import gc
+
+    import dealroom.plugin
+    from dealroom.build.runner import build_project
+
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "fjordline", make_deal())
+    run_build(project)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dealroom.plugin, "build_dashboard", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_project(project / "mkdocs.yml", tmp_path / "site")
+    assert gc.isenabled() and gc.get_freeze_count() == 0

@@ -352,3 +352,20 @@ def test_progress_depends_on_the_as_of_date() -> None:
     assert plan_progress(plan, dt.date(2027, 2, 2)).health == "at risk"
     assert plan_progress(plan, dt.date(2027, 2, 7)).health == "at risk"  # 6 days overdue
     assert plan_progress(plan, dt.date(2027, 2, 8)).health == "off track"  # 7: stalled
+
+
+@pytest.mark.parametrize(
+    ("locale", "money", "day"),
+    [("de_DE", "1.829.500 €", "01.03.2026"), ("de-DE", "1.829.500 €", "01.03.2026"),
+     ("en_US", "€1,829,500", "Mar 1, 2026"), ("xx", "€1,829,500", "Mar 1, 2026")],
+)  # fmt: skip
+def test_money_and_dates_follow_the_locale_written_either_way(
+    locale: str, money: str, day: str
+) -> None:
+    """`de-DE` reads as `de_DE`, as it does for the deal room's language: German words
+    with German money and dates; a locale Babel does not know is written as en_US."""
+    from dealroom.build.rendering import Formatter
+
+    formatter = Formatter(locale, "EUR", dt.date(2026, 1, 1))
+    assert formatter.money(1_829_500).replace("\xa0", " ") == money
+    assert formatter.date(dt.date(2026, 3, 1)) == day

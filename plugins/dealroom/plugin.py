@@ -69,6 +69,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         weakref.finalize(self, shutil.rmtree, self.empty_dir, ignore_errors=True)
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.collector.close()  # were a build interrupted (Ctrl-C): collecting again
         self.command = command  # `serve` previews show MISSING markers by default
         # MkDocs keeps this instance for the whole process (it has `on_startup`): what
         # one build of `check` or `publish` turned off is on again for the next.
@@ -218,6 +219,9 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         self.seller_language.close()  # a failed render must not leave it set for the next
+        self.collector.close()
+
+    def on_shutdown(self) -> None:
         self.collector.close()
 
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:

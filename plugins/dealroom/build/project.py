@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -107,8 +107,9 @@ def load_project(
     to_load = [folder for folder in folders if folder.name not in cached]
     jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in to_load]
     outcomes: dict[str, Outcome] = {}
-    with progress(log, "loading deals", len(jobs)) as done:
-        for outcome in run_jobs(jobs, limits.workers, limits.time_limit):
+    loading = run_jobs(jobs, limits.workers, limits.time_limit)
+    with closing(loading), progress(log, "loading deals", len(jobs)) as done:
+        for outcome in loading:
             outcomes[outcome.key] = outcome
             done(outcome.key)
     for folder in folders:

@@ -122,8 +122,8 @@ class Formatter:
     """Money, dates and day counts in the deal's locale and currency."""
 
     def __init__(self, locale: str, currency: str, as_of: dt.date) -> None:
-        try:
-            self.locale = Locale.parse(locale)
+        try:  # "de-DE" as "de_DE", as the deal room's language reads it
+            self.locale = Locale.parse(locale.replace("-", "_"))
         except (ValueError, UnknownLocaleError):
             self.locale = Locale.parse("en_US")
         self.currency = currency

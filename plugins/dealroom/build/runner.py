@@ -84,5 +84,7 @@ def build_project(
         build(config)
     except (Abort, PluginError, ConfigurationError) as error:
         raise BuildError(f"the build stopped: {error}") from None
+    finally:
+        plugin.collector.close()  # paused for the build (plugin.py), even if it was cut short
     deals_dir = Path(plugin.config.deals_dir or config.docs_dir)
     return BuildResult(plugin.deals, plugin.reports, deals_dir, plugin.logs, plugin.rules)

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -34,7 +35,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink, TableOfContents, get_toc
 
 from ..deal.files import DEAL_FILE, DealFiles, Refused
-from ..deal.i18n import gettext, in_language
+from ..deal.i18n import gettext, in_language, translations
 from ..deal.includes import is_snippets
 from ..deal.loading import DealFolder, shown_path
 from ..history.contributors import ContributorLog, and_list
@@ -379,7 +380,7 @@ def build_deal_sites(
     if to_build:
         # What every worker would otherwise load for itself: loaded once here, before
         # forking, it is each worker's from the start.
-        _prepare_workers({folder.deal.locale for folder in to_build}, options.as_of)
+        _prepare_workers(to_build, options.as_of)
     display_root = Path(outer.config_file_path).parent
     by_slug = {folder.slug: folder for folder in folders}
     jobs = [
@@ -389,7 +390,8 @@ def build_deal_sites(
         for folder in to_build
     ]  # fmt: skip
     outcomes = run_jobs(jobs, options.limits.workers, options.limits.time_limit)
-    with progress(log, "building deal sites", len(jobs)) as done:
+    # Closed as soon as this loop ends or raises: the workers stopped, nothing frozen.
+    with closing(outcomes), progress(log, "building deal sites", len(jobs)) as done:
         for folder in folders:
             if folder.slug in reused:
                 assert sites is not None
@@ -447,14 +449,21 @@ def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:
     }
 
 
-def _prepare_workers(locales: set[str], as_of: dt.date) -> None:
+def _prepare_workers(folders: list[DealFolder], as_of: dt.date) -> None:
     """Load what each deal's build would load for itself, once, in this process: the
-    calendar library (plan.ics) and the locales' data (money and dates). Forked
-    afterwards, every worker has them from the start, as it has the compiled templates."""
-    import icalendar  # noqa: F401  (see calendar.py: not at the start of every build)
+    calendar library (plan.ics), the locales' data (money and dates) and the catalogs
+    of the deal rooms' languages. Forked afterwards, every worker has them from the
+    start, as it has the compiled templates. Only a head start: a failure here is left
+    to the deal's own build, which then reports it for that deal alone."""
+    try:
+        import icalendar  # noqa: F401  (see calendar.py: not at the start of every build)
 
-    for locale in locales:
-        Formatter(locale, "EUR", as_of)  # reads all of the locale's data
+        for locale in {folder.deal.locale for folder in folders}:
+            Formatter(locale, "EUR", as_of)  # reads all of the locale's data
+        for language in {folder.deal.site_language for folder in folders}:
+            translations(language)
+    except Exception as error:
+        log.debug(f"dealroom: preparing the workers: {error}")
 
 
 def _build_one(

@@ -63,11 +63,13 @@ def run_jobs(jobs: Sequence[Job], workers: int, time_limit: float) -> Iterator[O
     # Every object of the parent (hundreds of loaded deals) is the children's too, shared
     # until written to: frozen, a child's garbage collector leaves them alone instead of
     # walking (and so copying) all of them. Collectable again once the jobs are done.
+    frozen_before = gc.get_freeze_count()
     gc.freeze()
     try:
         yield from _Pool(jobs, max(1, workers), time_limit).outcomes()
     finally:
-        gc.unfreeze()
+        if not frozen_before:  # someone else's freeze is theirs to undo
+            gc.unfreeze()
 
 
 def describe(error: BaseException) -> str:
