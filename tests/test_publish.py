@@ -672,6 +672,22 @@ def test_the_401_page_names_the_seller_contact_only_with_the_option(
     assert "Sara Lind" not in page and page == unauthorized(host, "/no-such-customer/")
 
 
+def test_401_pages_are_alike_when_deals_name_different_sellers(tmp_path: Path) -> None:
+    """Two sellers on one host: a page naming each deal's seller would tell which deal
+    rooms exist (the page of an address that names no deal cannot name one), so with
+    `access_page_contact` off every page names no seller, and all are the same bytes."""
+    project = write_project(tmp_path / "project")
+    write_deal(project / "deals", "one", make_deal())
+    write_deal(project / "deals", "two", make_deal(seller={"name": "Tallbridge"}))
+    for slug in ("one", "two"):
+        add_viewer(project, Scope.of(project, project / "deals", slug), f"{slug}-viewer")
+    publish(project / "mkdocs.yml", tmp_path / "out")
+    pages = tmp_path / "out" / "current" / "unauthorized"
+    [page] = {(pages / name).read_bytes() for name in ("one.html", "two.html", ".unknown.html")}
+    assert b"Ledgerly" not in page and b"Tallbridge" not in page
+    assert b"This is a private deal room." in page
+
+
 def test_the_401_page_in_domain_mode(project: Path, passwords: dict, served_dir: Path) -> None:
     publish(project / "mkdocs.yml", served_dir, domain="rooms.test")
     host = Host(served_dir, domain="rooms.test")

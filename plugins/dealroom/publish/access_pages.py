@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -185,23 +185,21 @@ def write_unauthorized_pages(
     """Every 401 page of a release (nginx mode), once all its deals are known: `pages`
     holds each deal's branding (None: not recorded, from a release before it was).
 
-    Every page is in all the languages of the release's deal rooms, and the page of an
-    address that names no deal shows the seller if they all name the same one, so that
+    Every page is in all the languages of the release's deal rooms, and every page is
+    the shared one (the seller if every deal names the same one, else none), so that
     probing addresses tells neither which deal rooms exist nor their languages. Only
-    with `access_page_contact` does a deal's own page differ: it names its contact. A deal
-    without a recorded branding keeps the page it has in `release` already, if it may
-    name the contact, else gets the shared one. `publish` and `merge` both end here: a
-    merge of shards writes exactly the pages one publish of every deal would."""
+    with `access_page_contact` does a deal's own page differ: it names its seller and
+    contact. A deal without a recorded branding keeps the page it has in `release`
+    already, if it may name the contact, else gets the shared one. `publish` and `merge`
+    both end here: a merge of shards writes exactly the pages one publish of every deal
+    would."""
     known = {slug: branding for slug, branding in pages.items() if branding is not None}
     languages = host_languages(known.values())
     shared = Branding.shared(list(known.values()))
     write_unauthorized_page(release, UNKNOWN_PAGE, shared, languages)
     for slug in pages:
         own = known.get(slug)
-        if own is not None:
-            write_unauthorized_page(
-                release, f"{slug}.html", own if with_contact else replace(own, contact=None),
-                languages,
-            )  # fmt: skip
+        if own is not None and with_contact:
+            write_unauthorized_page(release, f"{slug}.html", own, languages)
         elif not (with_contact and (release / UNAUTHORIZED_DIR / f"{slug}.html").is_file()):
             write_unauthorized_page(release, f"{slug}.html", shared, languages)
