@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -177,6 +178,21 @@ def write_unauthorized_page(
     page = folder / name
     page.write_text(unauthorized_page(branding, languages), encoding="utf-8")
     os.utime(page, (PAGE_TIME, PAGE_TIME))
+
+
+def recorded_branding(
+    source: Path, staging: Path, slug: str, recorded: dict[str, Any], keep_page: bool
+) -> Branding | None:
+    """The branding `source` (a release) recorded for the 401 page of `slug`, a deal it
+    holds, to write that page again (`write_unauthorized_pages`). A release from before
+    brandings were recorded has none: then the page itself is copied into `staging` as it
+    was, if `keep_page` (it may still name the seller's contact)."""
+    branding = Branding.from_record(recorded.get(PAGE))
+    page = source / UNAUTHORIZED_DIR / f"{slug}.html"
+    if branding is None and keep_page and page.is_file():
+        (staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
+        shutil.copy2(page, staging / UNAUTHORIZED_DIR / page.name)  # with its time
+    return branding
 
 
 def write_unauthorized_pages(

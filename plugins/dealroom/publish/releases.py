@@ -52,7 +52,7 @@ from ..build.runner import (
 from ..deal.files import ACCESS_FILE
 from ..deal.loading import DealFolder
 from .access import TEAM, TEAM_ACCESS_FILE, AccessError, AccessList, Credentials, grants
-from .access_pages import PAGE, UNAUTHORIZED_DIR, Branding, write_unauthorized_pages
+from .access_pages import PAGE, Branding, recorded_branding, write_unauthorized_pages
 from .carry import FINGERPRINTS, CannotCarry, deal_fingerprints, link_tree
 from .encryption import KEYS_FILE, SiteKeys, b64, derive_key, encrypt_site, unb64
 from .grants import (
@@ -415,29 +415,18 @@ class _Assembly:
         write_htpasswd(self.staging / "htpasswd" / f"{slug}.htpasswd", viewers, self.access.team)
         kept = allowed if self.mode == "nginx" else set(granted)
         self.record.deals[slug] = {"access": str(viewers.path), "grants": sorted(kept)}
-        if self.mode == "nginx":
-            self._keep_unauthorized_page(slug, before)
+        if self.mode == "nginx":  # its 401 page as it was published (its deal.yml may not load)
+            self.pages[slug] = recorded_branding(
+                self.live, self.staging, slug, before, self.with_contact
+            )
+            if self.pages[slug] is not None:
+                self.record.deals[slug][PAGE] = before[PAGE]
         if self.mode == "encrypted" and FINGERPRINTS in before:
             # The same files, key and slots: the next publish may carry them again.
             self.record.deals[slug][FINGERPRINTS] = before[FINGERPRINTS]
         log.warning(f"dealroom: deal '{slug}' was not published now; its last version stays "
                     "online under the current access list")  # fmt: skip
         self.result.kept.append(slug)
-
-    def _keep_unauthorized_page(self, slug: str, before: dict[str, Any]) -> None:
-        """A kept deal's 401 page: from the branding its live version was published with
-        (its deal.yml may not even load now); from a release before that was recorded,
-        the page as it was if it may still name the seller's contact, else `run` gives it
-        the shared page."""
-        assert self.live is not None
-        self.pages[slug] = Branding.from_record(before.get(PAGE))
-        if self.pages[slug] is not None:
-            self.record.deals[slug][PAGE] = before[PAGE]
-            return
-        page = self.live / UNAUTHORIZED_DIR / f"{slug}.html"
-        if self.with_contact and page.is_file():
-            (self.staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
-            shutil.copy2(page, self.staging / UNAUTHORIZED_DIR / page.name)  # with its time
 
 
 @dataclass(frozen=True)

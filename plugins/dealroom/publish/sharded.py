@@ -38,7 +38,7 @@ from ..build.runner import BuildError, deals_dir_of
 from ..build.shards import SHARD_ENV, Shard, shard_of
 from ..deal.loading import discover_deals
 from .access import write_atomically
-from .access_pages import PAGE, UNAUTHORIZED_DIR, Branding, write_unauthorized_pages
+from .access_pages import Branding, recorded_branding, write_unauthorized_pages
 from .grants import RELEASE_FILE, CurrentAccess, ReleaseRecord, bring_under
 
 # The same access reading, nginx configuration, swap and pruning as `publish`, not
@@ -304,11 +304,9 @@ class _Merge:
         """A deal's site, public page (`with_page`) and record from `release`, its access
         file now the one of this machine's project (a shard's record names the runner's)."""
         shutil.copytree(release / "sites" / slug, self.staging / "sites" / slug, symlinks=True)
-        self.pages[slug] = Branding.from_record(recorded.get(PAGE))
-        page = release / UNAUTHORIZED_DIR / f"{slug}.html"
-        if with_page and self.mode == "nginx" and self.pages[slug] is None and page.is_file():
-            (self.staging / UNAUTHORIZED_DIR).mkdir(exist_ok=True)
-            shutil.copy2(page, self.staging / UNAUTHORIZED_DIR / page.name)  # with its time
+        self.pages[slug] = recorded_branding(
+            release, self.staging, slug, recorded, with_page and self.mode == "nginx"
+        )
         access_file = self.access.access_file(slug)
         self.record.deals[slug] = {**recorded, "access": str(access_file or "")}
 
