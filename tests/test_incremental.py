@@ -7,7 +7,9 @@ first); "full" means a fresh site_dir and cache folder, nothing to reuse.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -142,13 +144,30 @@ def test_a_removed_deal_disappears_and_a_failing_deal_loses_its_site(tmp_path: P
     assert site_files(site) == full_build_of(project, tmp_path)
 
 
-def test_a_damaged_site_is_built_again(tmp_path: Path, logs) -> None:
+def _stray_file_deep_inside(site: Path) -> None:
+    javascripts = next(site.rglob("javascripts"))  # a theme folder, hard-linked files
+    (javascripts / "stray.js").write_text("alert(1)")
+
+
+DAMAGES = {
+    "a file removed": lambda site: (site / "business-case" / "index.html").unlink(),
+    "a file rewritten": lambda site: (site / "index.html").write_text("tampered"),
+    "a file added": lambda site: (site / "stray.html").write_text("stray"),
+    "a file added deep inside": _stray_file_deep_inside,
+    "a folder removed": lambda site: shutil.rmtree(site / "approach"),
+    "a file renamed": lambda site: (site / "index.html").rename(site / "old.html"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_site_is_built_again(tmp_path: Path, logs, damage: str) -> None:
+    """Whatever happened to a deal site since it was built, it is built again; the
+    deals whose sites are intact are reused."""
     project = project_with_deals(tmp_path / "project")
     site = run_build(project)
-    (site / "harbor" / "business-case" / "index.html").unlink()
-    (site / "northwind" / "index.html").write_text("tampered")
+    DAMAGES[damage](site / "harbor")
     run_build(project)
-    assert "(1 unchanged since the last build)" in built(logs)
+    assert "(2 unchanged since the last build)" in built(logs)
     assert site_files(site) == full_build_of(project, tmp_path)
 
 
@@ -254,3 +273,68 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path: Path, logs) -> None:
     run_build(project)
     assert "(2 unchanged since the last build)" in built(logs)  # northwind built again
     assert site_files(site) == first
+    (cache / "deals" / "files.json").write_text("[1, 2")  # the deal files' digests
+    run_build(project)
+    assert "(3 unchanged since the last build)" in built(logs)
+
+
+@pytest.fixture
+def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file's digest is remembered as soon as it is read, not only once it is two
+    seconds old (which every file a test writes is not)."""
+    from dealroom.build.incremental import FileDigests
+
+    monkeypatch.setattr(FileDigests, "RACY", -60.0)
+
+
+def test_an_edit_that_keeps_size_and_time_is_still_noticed(
+    tmp_path: Path, logs, settled_at_once
+) -> None:
+    """A deal file's content is read again whenever its status differs from the one its
+    digest was remembered with; its size and modification time alone are not enough."""
+    project = project_with_deals(tmp_path / "project")
+    page = project / "deals" / "harbor" / "approach.md"
+    site = run_build(project)
+    before = page.stat()
+    page.write_text(page.read_text().replace("harbor", "HARBOR"))
+    os.utime(page, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert page.stat().st_size == before.st_size
+    run_build(project)
+    assert "(2 unchanged since the last build)" in built(logs)
+    assert "HARBOR" in (site / "harbor" / "approach" / "index.html").read_text()
+
+
+def test_a_file_known_unchanged_is_not_read_again(tmp_path: Path, settled_at_once) -> None:
+    from dealroom.build.incremental import FileDigests
+
+    page, memo = tmp_path / "page.md", tmp_path / "files.json"
+    page.write_text("text")
+    digests = FileDigests(memo)
+    first = digests.of(str(page))
+    digests.save()
+    # What is remembered is what is returned, without reading the file: shown by
+    # remembering another digest for it.
+    memo.write_text(memo.read_text().replace(first, "remembered"))
+    assert FileDigests(memo).of(str(page)) == "remembered"
+    page.write_text("TEXT")  # same size; its change time moved on
+    assert FileDigests(memo).of(str(page)) == FileDigests(None).of(str(page)) != first
+
+
+def test_a_file_changed_just_now_is_not_remembered_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file changed within the last two seconds may change again within the file
+    system's clock tick, keeping its status: its digest is remembered once it is older."""
+    from dealroom.build.incremental import FileDigests
+
+    page, memo = tmp_path / "page.md", tmp_path / "files.json"
+    page.write_text("text")
+    digests = FileDigests(memo)
+    digests.of(str(page))
+    digests.save()
+    assert json.loads(memo.read_text())[str(page)][4] is None
+    monkeypatch.setattr(FileDigests, "RACY", -60.0)  # as if two seconds had passed
+    digests = FileDigests(memo)
+    digest = digests.of(str(page))
+    digests.save()
+    assert json.loads(memo.read_text())[str(page)][4] == digest

@@ -15,14 +15,19 @@ Two caches live in the cache folder (`.cache/dealroom` by default):
 - `deals/<slug>.pickle`: the loaded, validated deal, reused while its folder and
   dealroom's code are unchanged (loading runs in a worker per deal and dominates a
   rebuild where nothing changed);
-- `sites/<site key>/<slug>.json`: the manifest of a built deal site, its fingerprint and
-  the files the build wrote with their sizes, per output folder.
+- `sites/<site key>/<slug>.json`: the manifest of a built deal site, its fingerprint,
+  the files the build wrote with their sizes and its folders' modification times, per
+  output folder.
 
 MkDocs empties `site_dir` before every build except its hidden entries, so before it
 does (`stash`), the deal sites that have a manifest are moved into a hidden folder of
 `site_dir`, and moved back (`restore`) if their fingerprint still matches and every file
 is intact; the others are built anew. A deal site that is no longer built is gone with
-the stash. No MkDocs imports here: the MkDocs glue passes plain settings in.
+the stash. "Intact" means every file is there with its size, and no folder has entries
+the build did not write: a folder whose modification time is the one recorded has had
+no entry added, removed or renamed since (renaming the site's own folder away and back
+leaves it as it was), so only a folder whose time differs is listed again.
+No MkDocs imports here: the MkDocs glue passes plain settings in.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import logging
 import os
 import pickle
 import shutil
+import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -50,7 +57,7 @@ PACKAGE = Path(__file__).resolve().parent.parent  # plugins/dealroom
 SITE_CODE = ("deal", "history", "build", "templates", "locale", "plugin.py", "config.py")
 # Packages whose version can change what a page looks like.
 ENGINE = ("mkdocs", "mkdocs-material", "Markdown", "pymdown-extensions", "nh3", "Jinja2", "babel")
-FORMAT = 1  # of the manifests and pickles; a change makes every deal build again
+FORMAT = 2  # of the manifests and pickles; a change makes every deal build again
 # What a deal folder holds that its site never reads: who may open it (publishing reads
 # that, and encrypted publishing writes the deal's salt into it) and internal notes.
 NOT_BUILT = frozenset({ACCESS_FILE, INTERNAL_DIR})
@@ -65,10 +72,13 @@ def digest(*parts: str | bytes) -> str:
     return hasher.hexdigest()
 
 
-def tree_digest(folder: Path, skip: frozenset[str] = frozenset()) -> str:
+def tree_digest(
+    folder: Path, skip: frozenset[str] = frozenset(), known: FileDigests | None = None
+) -> str:
     """Every file under `folder` by relative path and content; links by their target
     text (never followed, as loading never follows one out of the folder). Top-level
-    entries named in `skip` are left out."""
+    entries named in `skip` are left out. With `known`, a file it knows unchanged is not
+    read again."""
     parts: list[str | bytes] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(name for name in dirs if name != "__pycache__")  # Python's own cache
@@ -78,10 +88,12 @@ def tree_digest(folder: Path, skip: frozenset[str] = frozenset()) -> str:
         for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
             path = os.path.join(root, name)
             relative = os.path.relpath(path, folder)
-            if os.path.islink(path):
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
                 parts += [f"link:{relative}", os.readlink(path)]
-            elif os.path.isfile(path):
-                parts += [f"file:{relative}", _file_digest(path)]
+            elif stat.S_ISREG(info.st_mode):
+                file_digest = known.of(path, info) if known else _file_digest(path)
+                parts += [f"file:{relative}", file_digest]
     return digest(*parts)
 
 
@@ -127,16 +139,61 @@ def deal_fingerprints(
 # --- loaded deals --------------------------------------------------------------------------
 
 
+class FileDigests:
+    """Files' content digests by path and status, as git's index keeps them: a file
+    whose size, modification and change times and inode are the ones recorded is not
+    read again. A file changed less than `RACY` seconds before it was read is read every
+    time, until it is older: a second change within the file system's clock tick could
+    leave all four as they were."""
+
+    RACY = 2.0
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.known: dict[str, list] = {}  # path -> [size, mtime, ctime, inode, digest]
+        self.seen: dict[str, list] = {}  # this run's, saved by `save`
+        if path is not None:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                self.known = {str(k): list(v) for k, v in data.items() if len(v) == 5}
+            except (OSError, ValueError, AttributeError, TypeError):
+                pass  # none yet, or damaged: every file is read once more
+
+    def of(self, path: str, info: os.stat_result | None = None) -> str:
+        info = info or os.lstat(path)
+        status = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+        entry = self.known.get(path)
+        if entry is not None and entry[:4] == status and isinstance(entry[4], str):
+            self.seen[path] = entry
+            return entry[4]
+        file_digest = _file_digest(path)
+        settled = max(info.st_mtime_ns, info.st_ctime_ns) < (time.time() - self.RACY) * 1e9
+        self.seen[path] = [*status, file_digest if settled else None]
+        return file_digest
+
+    def save(self) -> None:
+        """Keep what this run read, for the next (files no longer read are dropped)."""
+        if self.path is None or self.seen == self.known:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.path, json.dumps(self.seen).encode())
+
+
 class LoadCache:
     """Loaded deals by the fingerprint of their folder and of how they were loaded."""
 
     def __init__(self, cache_dir: Path | None, load_settings: dict[str, Any]) -> None:
         self.folder = cache_dir / "deals" if cache_dir else None
         self.settings = digest(code_digest(), settings_digest(load_settings))  # once a run
+        self.files = FileDigests(self.folder / "files.json" if self.folder else None)
 
     def key(self, deal_folder: Path) -> str:
-        inputs = tree_digest(deal_folder, NOT_BUILT)
+        inputs = tree_digest(deal_folder, NOT_BUILT, self.files)
         return digest(self.settings, str(deal_folder.resolve()), inputs)
+
+    def keyed(self) -> None:
+        """Every deal's key is known: keep the file digests read for them."""
+        self.files.save()
 
     def get(self, slug: str, key: str) -> Any | None:
         if self.folder is None:
@@ -171,7 +228,22 @@ Record = tuple[str, int, str]
 class Manifest:
     fingerprint: str
     files: dict[str, int]  # every file the build wrote: relative path -> size
+    folders: dict[str, int]  # every folder ("" the site's own): relative path -> mtime (ns)
     warnings: list[Record]
+
+    def describes(self, site: Path) -> bool:
+        """Whether `site` holds exactly the files this manifest lists, each of its size."""
+        base = f"{site}{os.sep}"
+        try:
+            for path, size in self.files.items():
+                if os.lstat(base + path).st_size != size:
+                    return False
+            for path, mtime in self.folders.items():
+                if os.lstat(base + path).st_mtime_ns != mtime:
+                    return _tree_of(site)[0] == self.files  # listed again, to be sure
+        except OSError:
+            return False
+        return True
 
 
 class SiteCache:
@@ -183,6 +255,7 @@ class SiteCache:
         self.stash_dir = site_dir / STASH
         key = digest(str(site_dir.resolve()))[:16]
         self.folder = cache_dir / "sites" / key if cache_dir else None
+        self.restored: dict[str, Manifest] = {}  # read once: `warnings` asks again
 
     @property
     def enabled(self) -> bool:
@@ -204,14 +277,15 @@ class SiteCache:
         inputs and every file it wrote is still there, unchanged in size."""
         manifest = self._manifest(slug)
         previous = self.stash_dir / slug
-        if manifest is None or manifest.fingerprint != fingerprint or not previous.is_dir():
+        if manifest is None or manifest.fingerprint != fingerprint:
             return False
-        if _files_of(previous) != manifest.files:
+        if not manifest.describes(previous):
             return False
         target = self.site_dir / slug
         if target.exists():
             return False
         previous.rename(target)
+        self.restored[slug] = manifest
         return True
 
     def record(self, slug: str, fingerprint: str, warnings: Iterable[Record] = ()) -> None:
@@ -220,15 +294,17 @@ class SiteCache:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        files, folders = _tree_of(self.site_dir / slug)
         manifest = {
             "fingerprint": fingerprint,
-            "files": _files_of(self.site_dir / slug),
+            "files": files,
+            "folders": folders,
             "warnings": [list(record) for record in warnings],
         }
         _write_atomically(self.folder / f"{slug}.json", json.dumps(manifest).encode())
 
     def warnings(self, slug: str) -> list[Record]:
-        manifest = self._manifest(slug)
+        manifest = self.restored.get(slug) or self._manifest(slug)
         return manifest.warnings if manifest is not None else []
 
     def forget(self, slug: str) -> None:
@@ -253,24 +329,30 @@ class SiteCache:
             warnings = [
                 (str(name), int(level), str(text)) for name, level, text in data["warnings"]
             ]
-            return Manifest(str(data["fingerprint"]), dict(data["files"]), warnings)
-        except (OSError, ValueError, KeyError, TypeError):
+            return Manifest(
+                str(data["fingerprint"]), dict(data["files"]), dict(data["folders"]), warnings
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
 
-def _files_of(site: Path) -> dict[str, int]:
-    """Every file under `site` (relative path -> size), read with one scan per folder."""
+def _tree_of(site: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Every file under `site` (relative path -> size) and every folder, `site` itself
+    as "" (relative path -> modification time in ns), read with one scan per folder."""
     files: dict[str, int] = {}
-    folders = [("", str(site))]
-    while folders:
-        prefix, folder = folders.pop()
+    folders: dict[str, int] = {"": os.lstat(site).st_mtime_ns}
+    pending = [("", str(site))]
+    while pending:
+        prefix, folder = pending.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
+                info = entry.stat(follow_symlinks=False)
                 if entry.is_dir(follow_symlinks=False):
-                    folders.append((f"{prefix}{entry.name}/", entry.path))
+                    folders[prefix + entry.name] = info.st_mtime_ns
+                    pending.append((f"{prefix}{entry.name}/", entry.path))
                 else:
-                    files[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
-    return files
+                    files[prefix + entry.name] = info.st_size
+    return files, folders
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

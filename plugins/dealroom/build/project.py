@@ -104,6 +104,7 @@ def load_project(
                 key = project.fingerprints[folder.name] = load_cache.key(folder)
                 if (loaded := load_cache.get(folder.name, key)) is not None:
                     cached[folder.name] = loaded
+            load_cache.keyed()
     to_load = [folder for folder in folders if folder.name not in cached]
     jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in to_load]
     outcomes: dict[str, Outcome] = {}
