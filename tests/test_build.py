@@ -334,6 +334,7 @@ def test_the_garbage_collector_runs_again_after_a_build_however_it_ends(
     """The build pauses Python's collector and freezes its objects while workers fork:
     afterwards both are undone, after a build cut short by Ctrl-C too."""
     import gc
+    import multiprocessing
 
     import dealroom.plugin
     from dealroom.build.runner import build_project
@@ -346,7 +347,9 @@ def test_the_garbage_collector_runs_again_after_a_build_however_it_ends(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dealroom.plugin, "build_dashboard", interrupted)
+    # Interrupted while the deal's worker builds (the dashboard is scored meanwhile).
+    monkeypatch.setattr(dealroom.plugin, "dashboard_rows", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_project(project / "mkdocs.yml", tmp_path / "site")
     assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert not multiprocessing.active_children()  # the worker was stopped, not left

@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 import weakref
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +28,14 @@ from .build.incremental import LoadCache, SiteCache, deal_fingerprints
 from .build.project import DealReport, load_project, paused_garbage_collection
 from .build.rendering import Formatter, render_sections
 from .build.shards import Shard, ShardError, effective_shard
-from .build.site import BuildOptions, build_deal_sites, run_settings
+from .build.site import BuildOptions, DealSiteBuilds, run_settings
 from .build.theme import SHARED_STORE, SharedTheme, prune_shared
 from .config import DealRoomConfig, cache_path, load_limits, load_options, plugin_as_of
 from .deal.i18n import in_language
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
 from .seller.activity import QUIET_DAYS, ActivityFileError, SavedActivity
-from .seller.dashboard import Dashboard, build_dashboard
+from .seller.dashboard import Dashboard, assemble_dashboard, dashboard_rows
 from .seller.scoring import ScoringRules
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -160,27 +160,31 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         fingerprints = deal_fingerprints(
             run_settings(config, self.options), self.fingerprints, self.logs
         )
-        results = build_deal_sites(
+        builds = DealSiteBuilds(
             config, loaded, config.theme, self.options, self.logs, self.empty_dir,
             self.sites, fingerprints,
         )  # fmt: skip
-        for result in results:
-            report = self.reports[result.slug]
-            report.warnings += result.warnings
-            if result.built:
-                report.built, report.reused = True, result.reused
-                continue
-            report.problems += result.problems
-            for problem in result.problems:
-                log.error(problem)
-            log.error(f"deal '{result.slug}' skipped: fix the problems above to build it")
+        with closing(builds):
+            activity = self._activity(config)
+            # Scored here while the workers build: an edit's rebuild waits for one deal's
+            # build, on another core, and this takes about as long for hundreds of deals.
+            with in_language(self.config.language):  # the seller's, whatever the deals' are
+                rows = dashboard_rows(loaded, self.logs, self.rules, self.options.as_of, activity)
+            for result in builds:
+                report = self.reports[result.slug]
+                report.warnings += result.warnings
+                if result.built:
+                    report.built, report.reused = True, result.reused
+                    continue
+                report.problems += result.problems
+                for problem in result.problems:
+                    log.error(problem)
+                log.error(f"deal '{result.slug}' skipped: fix the problems above to build it")
         self.deals = [folder for folder in loaded if self.reports[folder.slug].built]
         if self.sites is not None:  # the previous sites not put back, and their manifests
             self.sites.finish(folder.slug for folder in self.deals)
-        with in_language(self.config.language):  # the seller's, whatever the deals' are
-            self.dashboard = build_dashboard(
-                self.deals, self.logs, self.rules, self.options.as_of, self._activity(config)
-            )
+        built_rows = [rows[folder.slug] for folder in self.deals]
+        self.dashboard = assemble_dashboard(built_rows, self.rules, activity)
         if self.config.enabled:
             skipped = len(self.reports) - len(self.deals)
             part = f" of shard {self.shard}" if self.shard else ""
@@ -223,6 +227,14 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
 
     def on_shutdown(self) -> None:
         self.collector.close()
+        # The command is done: let go of hundreds of loaded deals and their logs now,
+        # while little else is alive, rather than leave them to the full collection
+        # Python runs as it exits (a fifth of a rebuild that reuses every deal site).
+        self._forget_build()
+
+    def _forget_build(self) -> None:
+        self.deals, self.reports, self.logs, self.fingerprints = [], {}, {}, {}
+        self.dashboard, self.sites = None, None
 
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
         assert self.options is not None

@@ -59,7 +59,7 @@ from .rendering import (
 )
 from .sanitize import clean_html, clean_text
 from .theme import SHARED_STORE, SharedTheme, link_shared
-from .workers import Job, Step, run_jobs
+from .workers import Job, Outcome, Step, run_jobs
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 DEAL_SITE_PLUGIN = "dealroom/deal-site"
@@ -347,86 +347,100 @@ class DealBuild:
     reused: bool = False  # the previous build's site, put back: its inputs are unchanged
 
 
-def build_deal_sites(
-    outer: MkDocsConfig,
-    folders: list[DealFolder],
-    theme: SharedTheme,
-    options: BuildOptions,
-    logs: dict[str, ContributorLog],
-    empty_dir: str,
-    sites: SiteCache | None = None,
-    fingerprints: dict[str, str] | None = None,
-) -> Iterator[DealBuild]:
-    """Build every deal's site into `<site_dir>/<slug>/`, each in its own worker, and
-    yield how each went, in deal order (after re-emitting its log records). `empty_dir`
-    is an empty folder: every deal site's docs_dir. A deal whose fingerprint matches its
-    site in `sites` (the previous build's) gets that site back instead of a build."""
-    if not folders:
-        return
-    fingerprints = fingerprints or {}
-    reused = {
-        folder.slug
-        for folder in folders
-        if sites is not None
-        and folder.slug in fingerprints
-        and sites.restore(folder.slug, fingerprints[folder.slug])
-    }
-    to_build = [folder for folder in folders if folder.slug not in reused]
-    if len(to_build) > options.limits.workers:
-        # Before forking, so that the workers start with the compiled templates. Not for
-        # a deal or two (an edit under `mkdocs serve`): each worker then compiles only
-        # the templates it renders, from the bytecode cache, at the same time.
-        theme.warm()
-    if to_build:
-        # What every worker would otherwise load for itself: loaded once here, before
-        # forking, it is each worker's from the start.
-        _prepare_workers(to_build, options.as_of)
-    display_root = Path(outer.config_file_path).parent
-    by_slug = {folder.slug: folder for folder in folders}
-    jobs = [
-        Job(folder.slug, partial(_build_one, theme, folder.deal.site_language, partial(
-            deal_site_config, outer, folder, theme, options, logs[folder.slug], empty_dir
-        )))
-        for folder in to_build
-    ]  # fmt: skip
-    outcomes = run_jobs(jobs, options.limits.workers, options.limits.time_limit)
-    # Closed as soon as this loop ends or raises: the workers stopped, nothing frozen.
-    with closing(outcomes), progress(log, "building deal sites", len(jobs)) as done:
-        for folder in folders:
-            if folder.slug in reused:
-                assert sites is not None
-                records = sites.warnings(folder.slug)  # what its build warned about, again
-                for name, level, message in records:
-                    logging.getLogger(name).log(level, message)
-                warnings = tuple(text for _, _, text in records)
-                yield DealBuild(folder.slug, True, (), warnings, reused=True)
-                continue
-            outcome = next(outcomes)
-            for name, level, message in outcome.records:
-                # MkDocs' own notes on each deal site it builds ("Building documentation
-                # to directory …") would be two lines per deal: progress tells that.
-                quieter = name == MKDOCS_BUILD_NOTES and level == logging.INFO
-                logging.getLogger(name).log(logging.DEBUG if quieter else level, message)
-            done(folder.slug)
-            notable = [record for record in outcome.records if record[1] >= logging.WARNING]
-            warnings = tuple(text for _, _, text in notable)
-            if outcome.ok:
-                if sites is not None and folder.slug in fingerprints:
-                    sites.record(folder.slug, fingerprints[folder.slug], notable)
-                yield DealBuild(outcome.key, True, (), warnings)
-                continue
-            if sites is not None:
-                sites.forget(outcome.key)
-            shutil.rmtree(os.path.join(outer.site_dir, outcome.key), ignore_errors=True)
-            where = _source_of(by_slug[outcome.key], outcome.step, display_root)
-            hint = ""
-            if outcome.timed_out:
-                hint = (
-                    " (deal_time_limit); look for very long lines or deeply nested brackets, "
-                    "lists or quotes, or raise the limit"
-                )
-            problem = f"{where}: not built: {outcome.error}{hint}"
-            yield DealBuild(outcome.key, False, (problem,), warnings)
+class DealSiteBuilds:
+    """This run's deal sites, each built into `<site_dir>/<slug>/` in its own worker.
+    Made, it puts the previous build's site back for every deal whose fingerprint
+    matches its manifest in `sites`, and starts the workers on the others: the caller
+    can work on while they build. Iterate for how each deal went, in deal order (after
+    its log records are re-emitted); `close()` stops the workers still running.
+    `empty_dir` is an empty folder: every deal site's docs_dir."""
+
+    def __init__(
+        self,
+        outer: MkDocsConfig,
+        folders: list[DealFolder],
+        theme: SharedTheme,
+        options: BuildOptions,
+        logs: dict[str, ContributorLog],
+        empty_dir: str,
+        sites: SiteCache | None = None,
+        fingerprints: dict[str, str] | None = None,
+    ) -> None:
+        self.folders, self.sites, self.site_dir = folders, sites, outer.site_dir
+        self.fingerprints = fingerprints or {}
+        self.display_root = Path(outer.config_file_path).parent
+        self.reused = {
+            folder.slug
+            for folder in folders
+            if sites is not None
+            and folder.slug in self.fingerprints
+            and sites.restore(folder.slug, self.fingerprints[folder.slug])
+        }
+        to_build = [folder for folder in folders if folder.slug not in self.reused]
+        if len(to_build) > options.limits.workers:
+            # Before forking, so that the workers start with the compiled templates. Not
+            # for a deal or two (an edit under `mkdocs serve`): each worker then compiles
+            # only the templates it renders, from the bytecode cache, at the same time.
+            theme.warm()
+        if to_build:
+            # What every worker would otherwise load for itself: loaded once here, before
+            # forking, it is each worker's from the start.
+            _prepare_workers(to_build, options.as_of)
+        jobs = [
+            Job(folder.slug, partial(_build_one, theme, folder.deal.site_language, partial(
+                deal_site_config, outer, folder, theme, options, logs[folder.slug], empty_dir
+            )))
+            for folder in to_build
+        ]  # fmt: skip
+        self.building = len(jobs)
+        self.outcomes = run_jobs(jobs, options.limits.workers, options.limits.time_limit)
+
+    def close(self) -> None:
+        self.outcomes.close()  # type: ignore[attr-defined]  (see `run_jobs`)
+
+    def __iter__(self) -> Iterator[DealBuild]:
+        # Closed as soon as this loop ends or raises: the workers stopped, nothing frozen.
+        with closing(self), progress(log, "building deal sites", self.building) as done:
+            for folder in self.folders:
+                if folder.slug in self.reused:
+                    yield self._reused(folder.slug)
+                    continue
+                result = self._built(folder, next(self.outcomes))
+                done(folder.slug)
+                yield result
+
+    def _reused(self, slug: str) -> DealBuild:
+        assert self.sites is not None
+        records = self.sites.warnings(slug)  # what its build warned about, again
+        for name, level, message in records:
+            logging.getLogger(name).log(level, message)
+        warnings = tuple(text for _, _, text in records)
+        return DealBuild(slug, True, (), warnings, reused=True)
+
+    def _built(self, folder: DealFolder, outcome: Outcome) -> DealBuild:
+        for name, level, message in outcome.records:
+            # MkDocs' own notes on each deal site it builds ("Building documentation to
+            # directory …") would be two lines per deal: progress tells that.
+            quieter = name == MKDOCS_BUILD_NOTES and level == logging.INFO
+            logging.getLogger(name).log(logging.DEBUG if quieter else level, message)
+        notable = [record for record in outcome.records if record[1] >= logging.WARNING]
+        warnings = tuple(text for _, _, text in notable)
+        if outcome.ok:
+            if self.sites is not None and folder.slug in self.fingerprints:
+                self.sites.record(folder.slug, self.fingerprints[folder.slug], notable)
+            return DealBuild(outcome.key, True, (), warnings)
+        if self.sites is not None:
+            self.sites.forget(outcome.key)
+        shutil.rmtree(os.path.join(self.site_dir, outcome.key), ignore_errors=True)
+        where = _source_of(folder, outcome.step, self.display_root)
+        hint = ""
+        if outcome.timed_out:
+            hint = (
+                " (deal_time_limit); look for very long lines or deeply nested brackets, "
+                "lists or quotes, or raise the limit"
+            )
+        problem = f"{where}: not built: {outcome.error}{hint}"
+        return DealBuild(outcome.key, False, (problem,), warnings)
 
 
 def run_settings(outer: MkDocsConfig, options: BuildOptions) -> dict[str, Any]:

@@ -53,23 +53,12 @@ class Outcome:
 
 
 def run_jobs(jobs: Sequence[Job], workers: int, time_limit: float) -> Iterator[Outcome]:
-    """Run `jobs`, at most `workers` at once; yield their outcomes in job order."""
-    if not jobs:
-        return
+    """Run `jobs`, at most `workers` at once; iterate for their outcomes in job order.
+    The first workers start at once, so the caller can do other work while they run;
+    `close()` the iterator (`contextlib.closing`) to stop whatever still runs."""
     if "fork" not in multiprocessing.get_all_start_methods():
-        for job in jobs:
-            yield _run_here(job)
-        return
-    # Every object of the parent (hundreds of loaded deals) is the children's too, shared
-    # until written to: frozen, a child's garbage collector leaves them alone instead of
-    # walking (and so copying) all of them. Collectable again once the jobs are done.
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
-    try:
-        yield from _Pool(jobs, max(1, workers), time_limit).outcomes()
-    finally:
-        if not frozen_before:  # someone else's freeze is theirs to undo
-            gc.unfreeze()
+        return (_run_here(job) for job in jobs)  # each job as its outcome is asked for
+    return _Pool(jobs, max(1, workers), time_limit)
 
 
 def describe(error: BaseException) -> str:
@@ -94,6 +83,8 @@ class _Running:
 
 
 class _Pool:
+    """The forked workers of one `run_jobs`: an iterator of outcomes in job order."""
+
     def __init__(self, jobs: Sequence[Job], workers: int, time_limit: float) -> None:
         self.pending = list(jobs)
         self.order = [job.key for job in jobs]
@@ -102,18 +93,43 @@ class _Pool:
         self.context = multiprocessing.get_context("fork")
         self.running: dict[Connection, _Running] = {}
         self.finished: dict[str, Outcome] = {}
-
-    def outcomes(self) -> Iterator[Outcome]:
+        # Every object of the parent (hundreds of loaded deals) is the children's too,
+        # shared until written to: frozen, a child's garbage collector leaves them alone
+        # instead of walking (and so copying) all of them. Collectable again once the
+        # jobs are done (`close`); someone else's freeze is theirs to undo.
+        self.undo_freeze = bool(self.pending) and not gc.get_freeze_count()
+        if self.pending:
+            gc.freeze()
         try:
-            for key in self.order:
-                while key not in self.finished:
-                    self._start_more()
-                    self._wait()
-                yield self.finished.pop(key)
-        finally:
-            for running in self.running.values():  # interrupted (Ctrl-C): leave nothing behind
-                running.process.kill()
-                running.process.join()
+            self._start_more()
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> _Pool:
+        return self
+
+    def __next__(self) -> Outcome:
+        if not self.order:
+            self.close()
+            raise StopIteration
+        key = self.order.pop(0)
+        while key not in self.finished:
+            self._start_more()
+            self._wait()
+        return self.finished.pop(key)
+
+    def close(self) -> None:
+        """Stop every worker still running (the caller stopped early, or Ctrl-C)."""
+        for running in self.running.values():
+            running.process.kill()
+            running.process.join()
+        self.running.clear()
+        self.pending.clear()
+        self.order.clear()
+        if self.undo_freeze:
+            self.undo_freeze = False
+            gc.unfreeze()
 
     def _start_more(self) -> None:
         while self.pending and len(self.running) < self.workers:

@@ -60,17 +60,18 @@ class Dashboard:
         return sum(not row.card.passed for row in self.rows)
 
 
-def build_dashboard(
+def dashboard_rows(
     folders: list[DealFolder],
     logs: dict[str, ContributorLog],
     rules: ScoringRules,
     as_of: dt.date,
     activity: SavedActivity | None = None,
-) -> Dashboard:
-    """With `activity` (what `dealroom activity --save` kept), each row also shows who on
-    the buyer side read the deal room, and the scorecard counts the economic buyer's
-    reading of the business case."""
-    rows = []
+) -> dict[str, DashboardRow]:
+    """Each deal's row, by slug: its scorecard, plan and who took part. With `activity`
+    (what `dealroom activity --save` kept), each row also shows who on the buyer side
+    read the deal room, and the scorecard counts the economic buyer's reading of the
+    business case."""
+    rows = {}
     for folder in folders:
         deal, log = folder.deal, logs[folder.slug]
         event = deal.compelling_event
@@ -82,16 +83,24 @@ def build_dashboard(
             viewed = activity.deals.get(folder.slug, DealActivity())
             engagement = Engagement.of(viewed, as_of, steps_due)
         readers = engagement.reader_roles if engagement else frozenset()
-        rows.append(DashboardRow(
+        rows[folder.slug] = DashboardRow(
             folder, score_deal(folder, log, rules, readers), plan_progress(deal, as_of),
             (event.date - as_of).days if event else None,
             len(log.people("buyer")), log.last_buyer_contribution,
             log.threading, log.reading, log.not_heard_from(deal), engagement,
-        ))  # fmt: skip
+        )  # fmt: skip
+    return rows
+
+
+def assemble_dashboard(
+    rows: list[DashboardRow], rules: ScoringRules, activity: SavedActivity | None = None
+) -> Dashboard:
+    """The dashboard of these rows (the deals whose sites were built), in their order:
+    the pipeline's figures and each stage's average score against its target."""
     stages = []
     for stage in range(1, 6):
         scores = [row.card.score for row in rows if row.folder.deal.stage == stage]
         average = round(sum(scores) / len(scores), 2) if scores else 0.0
         stages.append(StageSummary(stage, len(scores), average, rules.stage_targets[stage]))
-    pipeline = pipeline_figures([f.deal for f in folders])
+    pipeline = pipeline_figures([row.folder.deal for row in rows])
     return Dashboard(rows, pipeline, stages, activity is not None)
