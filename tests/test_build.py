@@ -348,7 +348,7 @@ def test_the_garbage_collector_runs_again_after_a_build_however_it_ends(
         raise KeyboardInterrupt
 
     # Interrupted while the deal's worker builds (the dashboard is scored meanwhile).
-    monkeypatch.setattr(dealroom.plugin, "dashboard_rows", interrupted)
+    monkeypatch.setattr(dealroom.plugin, "remembered_rows", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_project(project / "mkdocs.yml", tmp_path / "site")
     assert gc.isenabled() and gc.get_freeze_count() == 0

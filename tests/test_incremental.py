@@ -15,7 +15,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import make_deal, run_build, site_files, write_deal, write_project
+from conftest import (
+    make_deal,
+    run_build,
+    set_plugin_options,
+    site_files,
+    write_deal,
+    write_project,
+)
 from mkdocs.exceptions import Abort
 
 SLUGS = ("fjordline", "harbor", "northwind")
@@ -159,6 +166,52 @@ DAMAGES = {
 }
 
 
+def _save_activity(project: Path) -> None:
+    """What `dealroom activity --save` keeps: a buyer-side reader of harbor's case."""
+    import datetime as dt
+
+    from dealroom.seller.activity import DealActivity, Person, SavedActivity, View
+
+    reader = Person("per", "buyer", "Per Dahl", "CFO", "economic buyer")
+    at = dt.datetime(2026, 11, 20, 9, tzinfo=dt.timezone.utc)
+    views = [View(at, "per", "business-case/", "net-1", "browser-1")]
+    saved = SavedActivity({"harbor": DealActivity({"per": reader}, views)})
+    saved.save(project / ".cache" / "dealroom" / "activity.json")
+
+
+SELLER_CHANGES = {
+    "the seller's language": lambda project: set_plugin_options(project, language="de"),
+    "a scoring threshold": lambda project: set_plugin_options(
+        project, scoring_stage_targets={3: 4.5}, scoring_thresholds={"plan_steps": 9}
+    ),
+    "saved activity": _save_activity,
+}
+
+
+@pytest.mark.parametrize("change", SELLER_CHANGES)
+def test_the_dashboard_follows_what_the_seller_changes(tmp_path: Path, change: str) -> None:
+    """The dashboard's rows are kept between builds too, and made again when what they
+    show besides the deal changes; no deal site is rebuilt for it."""
+    project = project_with_deals(tmp_path / "project")
+    site = run_build(project)
+    before = (site / "index.html").read_text()
+    deal_sites = {path: data for path, data in site_files(site).items() if "/" in path
+                  and path.split("/")[0] in SLUGS}  # fmt: skip
+    SELLER_CHANGES[change](project)
+    run_build(project)
+    dashboard = (site / "index.html").read_text()
+    assert dashboard != before
+    fresh = tmp_path / "fresh"
+    # With the saved activity, but nothing kept from a build.
+    shutil.copytree(project, fresh, ignore=shutil.ignore_patterns("site"))
+    for kept in ("deals", "logs", "dashboard"):
+        shutil.rmtree(fresh / ".cache" / "dealroom" / kept)
+    assert dashboard == (run_build(fresh) / "index.html").read_text()
+    if change != "the seller's language":  # (Material's own words around the deals move)
+        assert {path: data for path, data in site_files(site).items()
+                if path in deal_sites} == deal_sites  # fmt: skip
+
+
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_site_is_built_again(tmp_path: Path, logs, damage: str) -> None:
     """Whatever happened to a deal site since it was built, it is built again; the
@@ -273,9 +326,12 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path: Path, logs) -> None:
     run_build(project)
     assert "(2 unchanged since the last build)" in built(logs)  # northwind built again
     assert site_files(site) == first
-    (cache / "deals" / "files.json").write_text("[1, 2")  # the deal files' digests
+    (cache / "files.json").write_text("[1, 2")  # the deal files' digests
+    (cache / "logs" / "harbor.pickle").write_bytes(b"\x80\x04garbage")
+    (cache / "dashboard" / "northwind.pickle").write_bytes(b"")
     run_build(project)
     assert "(3 unchanged since the last build)" in built(logs)
+    assert site_files(site) == first
 
 
 @pytest.fixture

@@ -24,7 +24,14 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from .build.extensions import untrusted_extensions
-from .build.incremental import LoadCache, SiteCache, deal_fingerprints
+from .build.incremental import (
+    SELLER_CODE,
+    LoadCache,
+    Memo,
+    SiteCache,
+    code_digest,
+    deal_fingerprints,
+)
 from .build.project import DealReport, load_project, paused_garbage_collection
 from .build.rendering import Formatter, render_sections
 from .build.shards import Shard, ShardError, effective_shard
@@ -35,7 +42,7 @@ from .deal.i18n import in_language
 from .deal.loading import DealFolder
 from .history.contributors import ContributorLog
 from .seller.activity import QUIET_DAYS, ActivityFileError, SavedActivity
-from .seller.dashboard import Dashboard, assemble_dashboard, dashboard_rows
+from .seller.dashboard import Dashboard, assemble_dashboard, remembered_rows
 from .seller.scoring import ScoringRules
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
@@ -63,6 +70,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.sites: SiteCache | None = None
         self.reuse_sites = True  # `dealroom check` and `publish` build into fresh folders
         self.fingerprints: dict[str, str] = {}
+        self.log_digests: dict[str, str] = {}
         # The root site's docs_dir, and every deal site's: an empty folder, so that MkDocs
         # never walks a deal folder (a link to an ancestor there would never end).
         self.empty_dir = tempfile.mkdtemp(prefix="dealroom-empty-")
@@ -158,7 +166,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         assert self.options is not None and isinstance(config.theme, SharedTheme)
         loaded, self.deals = self.deals, []
         fingerprints = deal_fingerprints(
-            run_settings(config, self.options), self.fingerprints, self.logs
+            run_settings(config, self.options), self.fingerprints, self.log_digests
         )
         builds = DealSiteBuilds(
             config, loaded, config.theme, self.options, self.logs, self.empty_dir,
@@ -169,7 +177,10 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             # Scored here while the workers build: an edit's rebuild waits for one deal's
             # build, on another core, and this takes about as long for hundreds of deals.
             with in_language(self.config.language):  # the seller's, whatever the deals' are
-                rows = dashboard_rows(loaded, self.logs, self.rules, self.options.as_of, activity)
+                rows = remembered_rows(
+                    loaded, self.logs, self.rules, self.options.as_of, activity, fingerprints,
+                    self._kept_rows(config),
+                )  # fmt: skip
             for result in builds:
                 report = self.reports[result.slug]
                 report.warnings += result.warnings
@@ -234,6 +245,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
 
     def _forget_build(self) -> None:
         self.deals, self.reports, self.logs, self.fingerprints = [], {}, {}, {}
+        self.log_digests = {}
         self.dashboard, self.sites = None, None
 
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
@@ -257,7 +269,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         if self.config.contributors_enabled and project.folders and not project.history.available:
             log.info(f"dealroom: no git history for the contributor log: {project.history.reason}")
         self.deals, self.logs, self.reports = project.folders, project.logs, project.reports
-        self.fingerprints = project.fingerprints
+        self.fingerprints, self.log_digests = project.fingerprints, project.log_digests
 
     def _activity(self, config: MkDocsConfig) -> SavedActivity | None:
         """What `dealroom activity --save` kept, for the dashboard only (never a deal
@@ -267,6 +279,12 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         except ActivityFileError as error:
             log.warning(f"dealroom: {error}")
             return None
+
+    def _kept_rows(self, config: MkDocsConfig) -> Memo:
+        """The last build's dashboard rows (seller-only: in the cache folder, as the
+        deals it loaded are)."""
+        cache = cache_path(self.config, config) if self.reuse_sites else None
+        return Memo(cache / "dashboard" if cache else None, code_digest(SELLER_CODE))
 
     def _as_of(self) -> dt.date:
         try:

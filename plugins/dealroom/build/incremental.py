@@ -14,7 +14,9 @@ Two caches live in the cache folder (`.cache/dealroom` by default):
 
 - `deals/<slug>.pickle`: the loaded, validated deal, reused while its folder and
   dealroom's code are unchanged (loading runs in a worker per deal and dominates a
-  rebuild where nothing changed);
+  rebuild where nothing changed); `files.json` remembers its files' digests;
+- `logs/<slug>.pickle`: its contributor log, while the deal and the history (HEAD) are
+  unchanged; `dashboard/<slug>.pickle`: its row of the seller's dashboard;
 - `sites/<site key>/<slug>.json`: the manifest of a built deal site, its fingerprint,
   the files the build wrote with their sizes and its folders' modification times, per
   output folder.
@@ -55,6 +57,8 @@ PACKAGE = Path(__file__).resolve().parent.parent  # plugins/dealroom
 # The parts of dealroom that shape a deal site (not publishing, the CLI or the seller's
 # dashboard, which is rebuilt every time).
 SITE_CODE = ("deal", "history", "build", "templates", "locale", "plugin.py", "config.py")
+# And what the seller's dashboard shows besides (its rows are kept between builds too).
+SELLER_CODE = (*SITE_CODE, "seller")
 # Packages whose version can change what a page looks like.
 ENGINE = ("mkdocs", "mkdocs-material", "Markdown", "pymdown-extensions", "nh3", "Jinja2", "babel")
 FORMAT = 2  # of the manifests and pickles; a change makes every deal build again
@@ -105,15 +109,16 @@ def _file_digest(path: str) -> str:
     return hasher.hexdigest()
 
 
-def code_digest() -> str:
-    """dealroom's own code and templates, and the versions of what renders its pages."""
+def code_digest(parts: tuple[str, ...] = SITE_CODE) -> str:
+    """dealroom's own code and templates (`parts` of the package), and the versions of
+    what renders its pages."""
     versions = []
     for name in ENGINE:
         try:
             versions.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{name}: absent")
-    code = [_part_digest(PACKAGE / name) for name in SITE_CODE]
+    code = [_part_digest(PACKAGE / name) for name in parts]
     return digest(f"format {FORMAT}", *versions, *code)
 
 
@@ -127,13 +132,18 @@ def settings_digest(settings: dict[str, Any]) -> str:
 
 
 def deal_fingerprints(
-    run: dict[str, Any], inputs: dict[str, str], logs: dict[str, Any]
+    run: dict[str, Any], inputs: dict[str, str], log_digests: dict[str, str]
 ) -> dict[str, str]:
     """Each deal's site fingerprint: the run's settings and dealroom's code, the deal's
-    inputs (its folder, as loaded: `LoadCache.key`) and its contributor log (by `repr`,
-    which dataclasses make exact). Deals without an input fingerprint get none."""
+    inputs (its folder, as loaded: `LoadCache.key`) and its contributor log (its
+    `log_digest`). Deals without an input fingerprint get none."""
     run_key = digest(code_digest(), settings_digest(run))
-    return {slug: digest(run_key, key, repr(logs.get(slug))) for slug, key in inputs.items()}
+    return {slug: digest(run_key, key, log_digests.get(slug, "")) for slug, key in inputs.items()}
+
+
+def log_digest(log: Any) -> str:
+    """A contributor log by its `repr`, which its dataclasses make exact."""
+    return digest(repr(log))
 
 
 # --- loaded deals --------------------------------------------------------------------------
@@ -179,13 +189,44 @@ class FileDigests:
         _write_atomically(self.path, json.dumps(self.seen).encode())
 
 
+class Memo:
+    """Values by slug, each kept between builds in a file of its own with the key it was
+    made from (`<folder>/<slug>.pickle`): a value is reused while its key is the same,
+    and a build writes only the values it made. Each file holds `version` and the key
+    first, on their own: a value of another dealroom version is never unpickled as an
+    object (its classes may have moved)."""
+
+    def __init__(self, folder: Path | None, version: str = "") -> None:
+        self.folder, self.version = folder, version
+
+    def get(self, slug: str, key: str) -> Any | None:
+        if self.folder is None:
+            return None
+        try:
+            with open(self.folder / f"{slug}.pickle", "rb") as stream:
+                if pickle.load(stream) != (self.version, key):
+                    return None
+                return pickle.load(stream)
+        except Exception:  # none yet, or damaged: a memo only saves time, make it again
+            return None
+
+    def put(self, slug: str, key: str, value: Any) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        entry = pickle.dumps((self.version, key)) + pickle.dumps(value)
+        _write_atomically(self.folder / f"{slug}.pickle", entry)
+
+
 class LoadCache:
-    """Loaded deals by the fingerprint of their folder and of how they were loaded."""
+    """Loaded deals by the fingerprint of their folder and of how they were loaded
+    (`deals/`), and their contributor logs by that and the history's identity (`logs/`)."""
 
     def __init__(self, cache_dir: Path | None, load_settings: dict[str, Any]) -> None:
-        self.folder = cache_dir / "deals" if cache_dir else None
         self.settings = digest(code_digest(), settings_digest(load_settings))  # once a run
-        self.files = FileDigests(self.folder / "files.json" if self.folder else None)
+        self.deals = Memo(cache_dir / "deals" if cache_dir else None)  # keys hold settings
+        self.logs = Memo(cache_dir / "logs" if cache_dir else None, self.settings)
+        self.files = FileDigests(cache_dir / "files.json" if cache_dir else None)
 
     def key(self, deal_folder: Path) -> str:
         inputs = tree_digest(deal_folder, NOT_BUILT, self.files)
@@ -194,26 +235,6 @@ class LoadCache:
     def keyed(self) -> None:
         """Every deal's key is known: keep the file digests read for them."""
         self.files.save()
-
-    def get(self, slug: str, key: str) -> Any | None:
-        if self.folder is None:
-            return None
-        try:
-            with open(self.folder / f"{slug}.pickle", "rb") as stream:
-                # The key first, on its own: an entry of another dealroom version is
-                # never unpickled as an object (its classes may have moved).
-                if pickle.load(stream) != key:
-                    return None
-                return pickle.load(stream)
-        except Exception:  # none yet, or damaged: the cache only saves time, load it again
-            return None
-
-    def put(self, slug: str, key: str, loaded: Any) -> None:
-        if self.folder is None:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        entry = pickle.dumps(key) + pickle.dumps(loaded)
-        _write_atomically(self.folder / f"{slug}.pickle", entry)
 
 
 # --- built deal sites -------------------------------------------------------------------------

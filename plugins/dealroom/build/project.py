@@ -22,7 +22,7 @@ from ..deal.loading import (
 )
 from ..history.contributors import ContributorLog, build_contributor_logs
 from ..history.git import RepositoryHistory, read_history
-from .incremental import LoadCache
+from .incremental import LoadCache, Memo, digest, log_digest
 from .progress import progress
 from .shards import Shard
 from .workers import Job, Outcome, Step, run_jobs
@@ -69,6 +69,7 @@ class Project:
     # Each loaded deal's input fingerprint (its folder and how it was loaded), when a
     # load cache was given: what an incremental build compares (`incremental.py`).
     fingerprints: dict[str, str] = field(default_factory=dict)
+    log_digests: dict[str, str] = field(default_factory=dict)  # each log's, to compare
 
     @property
     def failed(self) -> list[DealReport]:
@@ -102,7 +103,7 @@ def load_project(
         with paused_garbage_collection():
             for folder in folders:
                 key = project.fingerprints[folder.name] = load_cache.key(folder)
-                if (loaded := load_cache.get(folder.name, key)) is not None:
+                if (loaded := load_cache.deals.get(folder.name, key)) is not None:
                     cached[folder.name] = loaded
             load_cache.keyed()
     to_load = [folder for folder in folders if folder.name not in cached]
@@ -130,7 +131,8 @@ def load_project(
             report.warnings = [str(warning) for warning in outcome.result.warnings]
             project.folders.append(outcome.result)
             if load_cache is not None:
-                load_cache.put(folder.name, project.fingerprints[folder.name], outcome.result)
+                key = project.fingerprints[folder.name]
+                load_cache.deals.put(folder.name, key, outcome.result)
         else:
             report.problems, report.warnings = outcome.result
     for folder in sorted(deals_dir.iterdir()) if deals_dir.is_dir() else []:
@@ -153,8 +155,32 @@ def load_project(
             project.history = read_history(deals_dir, cache_file)
         else:
             project.history = RepositoryHistory(available=False)
-        project.logs = build_contributor_logs(project.history, project.folders)
+        _add_contributor_logs(project, load_cache.logs if load_cache else None)
     return project
+
+
+def _add_contributor_logs(project: Project, kept: Memo | None) -> None:
+    """Each loaded deal's contributor log and its digest. A deal whose folder and the
+    history are those of the last build gets that build's log from `kept`: the log of
+    a deal depends on nothing else (not on which other deals there are)."""
+    identity = project.history.identity
+    keys = {}
+    if kept is not None and identity is not None:
+        inputs = project.fingerprints
+        keys = {f.slug: digest(identity, f.slug, inputs[f.slug])
+                for f in project.folders if f.slug in inputs}  # fmt: skip
+    found = {slug: entry for slug, key in keys.items() if (entry := kept.get(slug, key))}
+    missing = [folder for folder in project.folders if folder.slug not in found]
+    made = build_contributor_logs(project.history, missing) if missing else {}
+    for folder in project.folders:
+        slug = folder.slug
+        if slug in found:
+            project.logs[slug], project.log_digests[slug] = found[slug]
+            continue
+        log = project.logs[slug] = made[slug]
+        project.log_digests[slug] = log_digest(log)
+        if kept is not None and slug in keys:
+            kept.put(slug, keys[slug], (log, project.log_digests[slug]))
 
 
 @contextmanager

@@ -82,6 +82,15 @@ class RepositoryHistory:
     available: bool = True
     partial: bool = False  # a shallow clone: older commits are missing
     reason: str = ""  # why history is unavailable or partial, for the reader
+    head: str = ""  # the commit it was read from ("": not known)
+
+    @property
+    def identity(self) -> str | None:
+        """What tells this history from any other (the same commits read the same way),
+        for what is kept between builds; None if that cannot be told."""
+        if not self.available:
+            return f"unavailable: {self.reason}"
+        return f"{self.head} {self.prefix!r} {self.partial}" if self.head else None
 
 
 # --- running git -------------------------------------------------------------------
@@ -133,7 +142,9 @@ def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryH
         _save_cache(cache_file, scope, head, commits)
     partial = shallow == "true"
     reason = SHALLOW if partial else ""
-    return RepositoryHistory(commits=commits, prefix=prefix, partial=partial, reason=reason)
+    return RepositoryHistory(
+        commits=commits, prefix=prefix, partial=partial, reason=reason, head=head
+    )
 
 
 def _commits_since(top: Path, prefix: str, head: str, cached: dict | None) -> list[Commit]:

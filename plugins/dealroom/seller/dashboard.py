@@ -11,9 +11,12 @@ and nowhere else: deal sites are read by the buyer's team without the seller.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from ..deal.figures import PipelineFigures, PlanProgress, pipeline_figures, plan_progress
+from ..deal.i18n import current_language
 from ..deal.loading import DealFolder
 from ..deal.model import Stakeholder
 from ..history.contributors import THREADING, ContributorLog
@@ -58,6 +61,44 @@ class Dashboard:
     @property
     def below_target(self) -> int:
         return sum(not row.card.passed for row in self.rows)
+
+
+class Memo(Protocol):
+    """Values kept between builds by slug and key (`build/incremental.py: Memo`)."""
+
+    def get(self, slug: str, key: str) -> Any | None: ...
+    def put(self, slug: str, key: str, value: Any) -> None: ...
+
+
+def remembered_rows(
+    folders: list[DealFolder],
+    logs: dict[str, ContributorLog],
+    rules: ScoringRules,
+    as_of: dt.date,
+    activity: SavedActivity | None,
+    fingerprints: dict[str, str],
+    memo: Memo,
+) -> dict[str, DashboardRow]:
+    """`dashboard_rows`, with the last build's row of every deal whose site fingerprint
+    (its inputs, log, `as_of` and dealroom's code) and what else the row shows (the
+    seller's language, the scoring rules, the deal's saved activity) are unchanged."""
+    keys = {
+        folder.slug: hashlib.sha256("\n".join([
+            fingerprints[folder.slug], current_language(), repr(rules),
+            repr(activity.deals.get(folder.slug)) if activity else "no activity",
+        ]).encode()).hexdigest()
+        for folder in folders
+        if folder.slug in fingerprints
+    }  # fmt: skip
+    kept = {slug: row for slug, key in keys.items() if (row := memo.get(slug, key)) is not None}
+    missing = [folder for folder in folders if folder.slug not in kept]
+    rows = dashboard_rows(missing, logs, rules, as_of, activity)
+    for folder in folders:
+        if folder.slug in kept:  # kept without its deal, which is this build's
+            rows[folder.slug] = replace(kept[folder.slug], folder=folder)
+        elif folder.slug in keys:
+            memo.put(folder.slug, keys[folder.slug], replace(rows[folder.slug], folder=None))
+    return {folder.slug: rows[folder.slug] for folder in folders}
 
 
 def dashboard_rows(
