@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import make_deal, run_build, text_of, write_deal, write_project
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
 DEAL_PAGES = [
@@ -353,3 +355,14 @@ def test_the_garbage_collector_runs_again_after_a_build_however_it_ends(
         build_project(project / "mkdocs.yml", tmp_path / "site")
     assert gc.isenabled() and gc.get_freeze_count() == 0
     assert not multiprocessing.active_children()  # the worker was stopped, not left
+    # As the command ends, what is still alive is frozen for Python's exit; another
+    # command in the same process thaws it.
+    monkeypatch.undo()
+    config = load_config(str(project / "mkdocs.yml"))
+    config.plugins.on_startup(command="build", dirty=False)
+    build(config)
+    assert config.plugins["dealroom"].deals != []
+    config.plugins.on_shutdown()  # the loaded deals are let go of, too
+    assert gc.get_freeze_count() > 0 and config.plugins["dealroom"].deals == []
+    config.plugins.on_startup(command="build", dirty=False)
+    assert gc.isenabled() and gc.get_freeze_count() == 0

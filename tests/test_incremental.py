@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 from pathlib import Path
@@ -224,6 +225,27 @@ def test_a_damaged_site_is_built_again(tmp_path: Path, logs, damage: str) -> Non
     assert site_files(site) == full_build_of(project, tmp_path)
 
 
+def test_a_damaged_site_builds_after_the_changed_ones_and_reports_in_deal_order(
+    tmp_path: Path, logs
+) -> None:
+    """Deals whose inputs changed start building before the unchanged ones are checked;
+    a damaged one found then builds afterwards, and still reports in deal order."""
+    project = project_with_deals(tmp_path / "project")
+    (project / "deals" / "fjordline" / "approach.md").write_text("[gone](first-gone.md)")
+    (project / "deals" / "northwind" / "approach.md").write_text("[gone](second-gone.md)")
+    site = run_build(project)
+    (site / "fjordline" / "index.html").unlink()  # damaged: first in deal order
+    (project / "deals" / "northwind" / "approach.md").write_text("[gone](second-gone.md) !")
+    logs.clear()
+    run_build(project)
+    messages = [record.getMessage() for record in logs.records]
+    assert "(1 unchanged since the last build)" in built(logs)
+    first = next(i for i, text in enumerate(messages) if "first-gone.md" in text)
+    second = next(i for i, text in enumerate(messages) if "second-gone.md" in text)
+    assert first < second
+    assert site_files(site) == full_build_of(project, tmp_path)
+
+
 def test_a_reused_site_repeats_its_warnings_so_strict_fails_again(tmp_path: Path) -> None:
     project = project_with_deals(tmp_path / "project")
     (project / "deals" / "harbor" / "approach.md").write_text("[gone](missing.md)")
@@ -321,7 +343,12 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path: Path, logs) -> None:
     first = site_files(site)
     cache = project / ".cache" / "dealroom"
     (cache / "deals" / "harbor.pickle").write_bytes(b"\x80\x04garbage")
-    (cache / "deals" / "fjordline.pickle").write_bytes(b"")
+    # Its key still there, but not the deal: found damaged only once workers are loading.
+    entry = cache / "deals" / "fjordline.pickle"
+    with entry.open("rb") as stream:
+        pickle.load(stream)
+        header = entry.read_bytes()[: stream.tell()]
+    entry.write_bytes(header + b"\x80\x04garbage")
     next((cache / "sites").rglob("northwind.json")).write_text("{not json")
     run_build(project)
     assert "(2 unchanged since the last build)" in built(logs)  # northwind built again

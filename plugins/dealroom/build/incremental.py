@@ -84,14 +84,16 @@ def tree_digest(
     entries named in `skip` are left out. With `known`, a file it knows unchanged is not
     read again."""
     parts: list[str | bytes] = []
-    for root, dirs, files in os.walk(folder):
+    top = str(folder)
+    for root, dirs, files in os.walk(top):
         dirs[:] = sorted(name for name in dirs if name != "__pycache__")  # Python's own cache
-        if root == str(folder):
+        if root == top:
             dirs[:] = [name for name in dirs if name not in skip]
             files = [name for name in files if name not in skip]
+        inside = root[len(top) + 1 :]  # the folder relative to `folder` ("" for itself)
         for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
             path = os.path.join(root, name)
-            relative = os.path.relpath(path, folder)
+            relative = os.path.join(inside, name) if inside else name
             info = os.lstat(path)
             if stat.S_ISLNK(info.st_mode):
                 parts += [f"link:{relative}", os.readlink(path)]
@@ -210,6 +212,16 @@ class Memo:
         except Exception:  # none yet, or damaged: a memo only saves time, make it again
             return None
 
+    def has(self, slug: str, key: str) -> bool:
+        """Whether there is a value for `slug` made from `key` (not read yet)."""
+        if self.folder is None:
+            return False
+        try:
+            with open(self.folder / f"{slug}.pickle", "rb") as stream:
+                return pickle.load(stream) == (self.version, key)
+        except Exception:
+            return False
+
     def put(self, slug: str, key: str, value: Any) -> None:
         if self.folder is None:
             return
@@ -276,7 +288,7 @@ class SiteCache:
         self.stash_dir = site_dir / STASH
         key = digest(str(site_dir.resolve()))[:16]
         self.folder = cache_dir / "sites" / key if cache_dir else None
-        self.restored: dict[str, Manifest] = {}  # read once: `warnings` asks again
+        self.matching: dict[str, Manifest] = {}  # read once: `warnings` asks again
 
     @property
     def enabled(self) -> bool:
@@ -293,20 +305,23 @@ class SiteCache:
                 self.stash_dir.mkdir(exist_ok=True)
                 site.rename(self.stash_dir / manifest.stem)
 
-    def restore(self, slug: str, fingerprint: str) -> bool:
-        """Put the previous build's site of `slug` back if it was built from the same
-        inputs and every file it wrote is still there, unchanged in size."""
+    def matches(self, slug: str, fingerprint: str) -> bool:
+        """Whether the previous build's site of `slug` was built from the same inputs:
+        `restore` then puts it back, if it is intact."""
         manifest = self._manifest(slug)
-        previous = self.stash_dir / slug
         if manifest is None or manifest.fingerprint != fingerprint:
             return False
-        if not manifest.describes(previous):
-            return False
-        target = self.site_dir / slug
-        if target.exists():
+        self.matching[slug] = manifest
+        return True
+
+    def restore(self, slug: str) -> bool:
+        """Put the previous build's site of `slug` back if it `matches` and every file it
+        wrote is still there, unchanged in size (and nothing was added)."""
+        manifest = self.matching.get(slug)
+        previous, target = self.stash_dir / slug, self.site_dir / slug
+        if manifest is None or not manifest.describes(previous) or target.exists():
             return False
         previous.rename(target)
-        self.restored[slug] = manifest
         return True
 
     def record(self, slug: str, fingerprint: str, warnings: Iterable[Record] = ()) -> None:
@@ -325,7 +340,7 @@ class SiteCache:
         _write_atomically(self.folder / f"{slug}.json", json.dumps(manifest).encode())
 
     def warnings(self, slug: str) -> list[Record]:
-        manifest = self.restored.get(slug) or self._manifest(slug)
+        manifest = self.matching.get(slug) or self._manifest(slug)
         return manifest.warnings if manifest is not None else []
 
     def forget(self, slug: str) -> None:

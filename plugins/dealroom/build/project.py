@@ -98,22 +98,37 @@ def load_project(
     # loaded or reported here (see `shards.py`).
     folders = [f for f in found if (not wanted or f.name in wanted)
                and (shard is None or shard.holds(f.name))]  # fmt: skip
-    cached: dict[str, DealFolder] = {}
+    kept: set[str] = set()  # loaded before from the same folder: in load_cache
     if load_cache is not None:
-        with paused_garbage_collection():
-            for folder in folders:
-                key = project.fingerprints[folder.name] = load_cache.key(folder)
-                if (loaded := load_cache.deals.get(folder.name, key)) is not None:
-                    cached[folder.name] = loaded
-            load_cache.keyed()
-    to_load = [folder for folder in folders if folder.name not in cached]
-    jobs = [Job(f.name, partial(_load_one, f, project_root, options)) for f in to_load]
+        for folder in folders:
+            key = project.fingerprints[folder.name] = load_cache.key(folder)
+            if load_cache.deals.has(folder.name, key):
+                kept.add(folder.name)
+        load_cache.keyed()
+
+    def load(names: set[str]) -> Iterator[Outcome]:  # in workers, started at once
+        jobs = [Job(f.name, partial(_load_one, f, project_root, options))
+                for f in folders if f.name in names]  # fmt: skip
+        return run_jobs(jobs, limits.workers, limits.time_limit)
+
+    cached: dict[str, DealFolder] = {}
     outcomes: dict[str, Outcome] = {}
-    loading = run_jobs(jobs, limits.workers, limits.time_limit)
-    with closing(loading), progress(log, "loading deals", len(jobs)) as done:
-        for outcome in loading:
-            outcomes[outcome.key] = outcome
-            done(outcome.key)
+    with closing(load({folder.name for folder in folders} - kept)) as loading:
+        # While the workers load the deals that changed, the others are unpickled here.
+        with paused_garbage_collection():
+            for name in kept:
+                assert load_cache is not None
+                if (loaded := load_cache.deals.get(name, project.fingerprints[name])) is not None:
+                    cached[name] = loaded
+        damaged = kept - set(cached)  # its entry could not be read: loaded once more
+        with progress(log, "loading deals", len(folders) - len(cached)) as done:
+            for outcome in loading:
+                outcomes[outcome.key] = outcome
+                done(outcome.key)
+            with closing(load(damaged)) as again:  # once the first are done: within limits
+                for outcome in again:
+                    outcomes[outcome.key] = outcome
+                    done(outcome.key)
     for folder in folders:
         report = project.reports[folder.name] = DealReport(folder.name)
         if folder.name in cached:
@@ -194,6 +209,19 @@ def paused_garbage_collection() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def frozen_objects() -> Iterator[None]:
+    """Every object alive now, left alone by Python's collector until the end: frozen
+    (`gc.freeze`), unless someone else froze objects already (theirs to undo)."""
+    thaw = not gc.get_freeze_count()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if thaw:
+            gc.unfreeze()
 
 
 def _load_one(

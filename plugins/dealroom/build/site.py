@@ -349,11 +349,12 @@ class DealBuild:
 
 class DealSiteBuilds:
     """This run's deal sites, each built into `<site_dir>/<slug>/` in its own worker.
-    Made, it puts the previous build's site back for every deal whose fingerprint
-    matches its manifest in `sites`, and starts the workers on the others: the caller
-    can work on while they build. Iterate for how each deal went, in deal order (after
-    its log records are re-emitted); `close()` stops the workers still running.
-    `empty_dir` is an empty folder: every deal site's docs_dir."""
+    Made, it starts the workers on the deals whose inputs changed, then (while they
+    build) puts the previous build's site back for every other deal, if intact: the
+    caller can work on meanwhile. A deal whose previous site is damaged is built once
+    the others are. Iterate for how each deal went, in deal order (after its log records
+    are re-emitted); `close()` stops the workers still running. `empty_dir` is an empty
+    folder: every deal site's docs_dir."""
 
     def __init__(
         self,
@@ -369,34 +370,40 @@ class DealSiteBuilds:
         self.folders, self.sites, self.site_dir = folders, sites, outer.site_dir
         self.fingerprints = fingerprints or {}
         self.display_root = Path(outer.config_file_path).parent
-        self.reused = {
+        self.job = partial(_deal_job, outer, theme, options, logs, empty_dir)
+        self.limits = options.limits
+        unchanged = {
             folder.slug
             for folder in folders
             if sites is not None
             and folder.slug in self.fingerprints
-            and sites.restore(folder.slug, self.fingerprints[folder.slug])
+            and sites.matches(folder.slug, self.fingerprints[folder.slug])
         }
-        to_build = [folder for folder in folders if folder.slug not in self.reused]
-        if len(to_build) > options.limits.workers:
-            # Before forking, so that the workers start with the compiled templates. Not
-            # for a deal or two (an edit under `mkdocs serve`): each worker then compiles
-            # only the templates it renders, from the bytecode cache, at the same time.
+        changed = [folder for folder in folders if folder.slug not in unchanged]
+        if len(changed) > options.limits.workers:
+            # Before forking, so that the workers start with the compiled templates and
+            # what else every worker would load for itself (the calendar library, locale
+            # data, catalogs). Not for a deal or two (an edit under `mkdocs serve`): the
+            # worker then loads only what it needs, while this process restores the
+            # unchanged sites and scores the dashboard.
             theme.warm()
-        if to_build:
-            # What every worker would otherwise load for itself: loaded once here, before
-            # forking, it is each worker's from the start.
-            _prepare_workers(to_build, options.as_of)
-        jobs = [
-            Job(folder.slug, partial(_build_one, theme, folder.deal.site_language, partial(
-                deal_site_config, outer, folder, theme, options, logs[folder.slug], empty_dir
-            )))
-            for folder in to_build
-        ]  # fmt: skip
-        self.building = len(jobs)
-        self.outcomes = run_jobs(jobs, options.limits.workers, options.limits.time_limit)
+            _prepare_workers(changed, options.as_of)
+        self.first = {folder.slug for folder in changed}
+        self.outcomes = self._run(changed)
+        self.reused = {slug for slug in unchanged if sites is not None and sites.restore(slug)}
+        self.damaged = [f for f in folders if f.slug in unchanged and f.slug not in self.reused]
+        self.building = len(changed) + len(self.damaged)
+        self.rest: Iterator[Outcome] | None = None  # the damaged deals' builds, once started
+        self.waiting: dict[str, Outcome] = {}  # the first builds' outcomes, taken early
+
+    def _run(self, folders: list[DealFolder]) -> Iterator[Outcome]:
+        jobs = [Job(folder.slug, partial(self.job, folder)) for folder in folders]
+        return run_jobs(jobs, self.limits.workers, self.limits.time_limit)
 
     def close(self) -> None:
-        self.outcomes.close()  # type: ignore[attr-defined]  (see `run_jobs`)
+        for outcomes in (self.outcomes, self.rest):
+            if outcomes is not None:
+                outcomes.close()  # type: ignore[attr-defined]  (see `run_jobs`)
 
     def __iter__(self) -> Iterator[DealBuild]:
         # Closed as soon as this loop ends or raises: the workers stopped, nothing frozen.
@@ -405,9 +412,18 @@ class DealSiteBuilds:
                 if folder.slug in self.reused:
                     yield self._reused(folder.slug)
                     continue
-                result = self._built(folder, next(self.outcomes))
+                result = self._built(folder, self._outcome(folder.slug))
                 done(folder.slug)
                 yield result
+
+    def _outcome(self, slug: str) -> Outcome:
+        """How the build of `slug` went: its worker's outcome, in deal order."""
+        if slug in self.first:
+            return self.waiting.pop(slug) if slug in self.waiting else next(self.outcomes)
+        if self.rest is None:  # within the worker limit: the first builds end first
+            self.waiting = {outcome.key: outcome for outcome in self.outcomes}
+            self.rest = self._run(self.damaged)
+        return next(self.rest)
 
     def _reused(self, slug: str) -> DealBuild:
         assert self.sites is not None
@@ -478,6 +494,20 @@ def _prepare_workers(folders: list[DealFolder], as_of: dt.date) -> None:
             translations(language)
     except Exception as error:
         log.debug(f"dealroom: preparing the workers: {error}")
+
+
+def _deal_job(
+    outer: MkDocsConfig,
+    theme: SharedTheme,
+    options: BuildOptions,
+    logs: dict[str, ContributorLog],
+    empty_dir: str,
+    folder: DealFolder,
+    step: Step,
+) -> bool:
+    """In the worker: build `folder`'s site (see `_build_one`)."""
+    config = partial(deal_site_config, outer, folder, theme, options, logs[folder.slug], empty_dir)
+    return _build_one(theme, folder.deal.site_language, config, step)
 
 
 def _build_one(

@@ -42,11 +42,14 @@ class _ListingCacheLoader(jinja2.FileSystemLoader):
 
     def list_templates(self) -> list[str]:
         if self._listing is None:
-            self._listing = [
-                name
-                for name in super().list_templates()
-                if not name.startswith(".") and "/." not in name
-            ]
+            found: set[str] = set()
+            for searchpath in self.searchpath:
+                for root, dirs, files in os.walk(searchpath, followlinks=self.followlinks):
+                    dirs[:] = [name for name in dirs if not name.startswith(".")]  # not walked
+                    folder = os.path.relpath(root, searchpath).replace(os.sep, "/")
+                    prefix = "" if folder == "." else f"{folder}/"
+                    found.update(prefix + name for name in files if not name.startswith("."))
+            self._listing = sorted(found)
         return self._listing
 
 
