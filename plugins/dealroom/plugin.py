@@ -145,7 +145,9 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.sites = None
         if cache is not None and self.config.enabled:
             self.sites = SiteCache(cache, Path(config.site_dir))
-            self.sites.stash()
+            assert self.options is not None
+            self.sites.stash(self.options.limits.time_limit)
+            self.collector.callback(self.sites.close)  # however the build ends
 
     def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
         server.watch(self.config.deals_dir)  # MkDocs watches docs_dir, now an empty folder

@@ -10,7 +10,7 @@ What can change a deal's site is fingerprinted:
   (`as_of` day, MISSING markers, raw HTML, ...);
 - its slice of the contributor history (the log its pages show).
 
-Two caches live in the cache folder (`.cache/dealroom` by default):
+These caches live in the cache folder (`.cache/dealroom` by default):
 
 - `deals/<slug>.pickle`: the loaded, validated deal, reused while its folder and
   dealroom's code are unchanged (loading runs in a worker per deal and dominates a
@@ -24,11 +24,12 @@ Two caches live in the cache folder (`.cache/dealroom` by default):
 MkDocs empties `site_dir` before every build except its hidden entries, so before it
 does (`stash`), the deal sites that have a manifest are moved into a hidden folder of
 `site_dir`, and moved back (`restore`) if their fingerprint still matches and every file
-is intact; the others are built anew. A deal site that is no longer built is gone with
-the stash. "Intact" means every file is there with its size, and no folder has entries
-the build did not write: a folder whose modification time is the one recorded has had
-no entry added, removed or renamed since (renaming the site's own folder away and back
-leaves it as it was), so only a folder whose time differs is listed again.
+is intact (checked in a worker while the deals load); the others are built anew. A deal
+site that is no longer built is gone with the stash. "Intact" means every file is there
+with its size, and no folder has entries the build did not write: a folder whose
+modification time is the one recorded has had no entry added, removed or renamed since
+(renaming the site's own folder away and back leaves it as it was), so only a folder
+whose time differs is listed again.
 No MkDocs imports here: the MkDocs glue passes plain settings in.
 """
 
@@ -42,13 +43,15 @@ import pickle
 import shutil
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ..deal.files import ACCESS_FILE, INTERNAL_DIR
+from .workers import Job, Outcome, run_jobs
 
 log = logging.getLogger("mkdocs.plugins.dealroom")
 
@@ -288,41 +291,62 @@ class SiteCache:
         self.stash_dir = site_dir / STASH
         key = digest(str(site_dir.resolve()))[:16]
         self.folder = cache_dir / "sites" / key if cache_dir else None
-        self.matching: dict[str, Manifest] = {}  # read once: `warnings` asks again
+        self.checking: Iterator[Outcome] | None = None  # see `stash`
+        self.intact: dict[str, Kept] | None = None
 
     @property
     def enabled(self) -> bool:
         return self.folder is not None
 
-    def stash(self) -> None:
-        """Before MkDocs empties `site_dir`: move every deal site with a manifest aside."""
+    def stash(self, time_limit: float = 60.0) -> None:
+        """Before MkDocs empties `site_dir`: move every deal site with a manifest aside,
+        and start checking in a worker which of them are intact (see `Manifest`), while
+        this process goes on to load the deals."""
         if self.folder is None or not self.site_dir.is_dir():
             return
         shutil.rmtree(self.stash_dir, ignore_errors=True)  # left by an interrupted build
+        stashed = []
         for manifest in sorted(self.folder.glob("*.json")):
             site = self.site_dir / manifest.stem
             if site.is_dir() and not site.is_symlink():
                 self.stash_dir.mkdir(exist_ok=True)
                 site.rename(self.stash_dir / manifest.stem)
+                stashed.append(manifest.stem)
+        if stashed:
+            check = partial(_intact_sites, self.folder, self.stash_dir, stashed)
+            self.checking = run_jobs([Job("previous deal sites", check)], 1, time_limit)
 
     def matches(self, slug: str, fingerprint: str) -> bool:
-        """Whether the previous build's site of `slug` was built from the same inputs:
-        `restore` then puts it back, if it is intact."""
-        manifest = self._manifest(slug)
-        if manifest is None or manifest.fingerprint != fingerprint:
-            return False
-        self.matching[slug] = manifest
-        return True
+        """Whether the previous build's site of `slug` was built from the same inputs and
+        is intact: `restore` then puts it back."""
+        kept = self._intact().get(slug)
+        return kept is not None and kept.fingerprint == fingerprint
 
     def restore(self, slug: str) -> bool:
-        """Put the previous build's site of `slug` back if it `matches` and every file it
-        wrote is still there, unchanged in size (and nothing was added)."""
-        manifest = self.matching.get(slug)
+        """Put the previous build's site of `slug` back, if it `matches`."""
         previous, target = self.stash_dir / slug, self.site_dir / slug
-        if manifest is None or not manifest.describes(previous) or target.exists():
+        if slug not in self._intact() or not previous.is_dir() or target.exists():
             return False
         previous.rename(target)
         return True
+
+    def close(self) -> None:
+        """Stop checking, if it still runs (the build stopped early)."""
+        if self.checking is not None:
+            self.checking.close()  # type: ignore[attr-defined]  (see `run_jobs`)
+            self.checking = None
+
+    def _intact(self) -> dict[str, Kept]:
+        if self.intact is None:
+            self.intact = {}
+            if self.checking is not None:
+                outcome = next(self.checking, None)
+                if outcome is not None and outcome.ok:
+                    self.intact = outcome.result
+                elif outcome is not None:  # nothing is put back: every deal builds anew
+                    log.debug(f"dealroom: checking the previous deal sites: {outcome.error}")
+                self.close()
+        return self.intact
 
     def record(self, slug: str, fingerprint: str, warnings: Iterable[Record] = ()) -> None:
         """After `slug`'s site was built: what it was built from, what it wrote, and what
@@ -340,8 +364,9 @@ class SiteCache:
         _write_atomically(self.folder / f"{slug}.json", json.dumps(manifest).encode())
 
     def warnings(self, slug: str) -> list[Record]:
-        manifest = self.matching.get(slug) or self._manifest(slug)
-        return manifest.warnings if manifest is not None else []
+        """What the build of a site that was put back warned about."""
+        kept = self._intact().get(slug)
+        return kept.warnings if kept is not None else []
 
     def forget(self, slug: str) -> None:
         if self.folder is not None:
@@ -357,19 +382,36 @@ class SiteCache:
             if manifest.stem not in keep:
                 manifest.unlink(missing_ok=True)
 
-    def _manifest(self, slug: str) -> Manifest | None:
-        if self.folder is None:
-            return None
-        try:
-            data = json.loads((self.folder / f"{slug}.json").read_text(encoding="utf-8"))
-            warnings = [
-                (str(name), int(level), str(text)) for name, level, text in data["warnings"]
-            ]
-            return Manifest(
-                str(data["fingerprint"]), dict(data["files"]), dict(data["folders"]), warnings
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
+
+@dataclass(frozen=True)
+class Kept:
+    """A previous deal site found intact: what it was built from and warned about."""
+
+    fingerprint: str
+    warnings: list[Record]
+
+
+def _intact_sites(manifests: Path, stash_dir: Path, slugs: list[str], step: Any) -> dict[str, Kept]:
+    """In a worker: the stashed deal sites each as its manifest describes it."""
+    intact = {}
+    for slug in slugs:
+        manifest = _manifest(manifests, slug)
+        if manifest is not None and manifest.describes(stash_dir / slug):
+            intact[slug] = Kept(manifest.fingerprint, manifest.warnings)
+    return intact
+
+
+def _manifest(folder: Path | None, slug: str) -> Manifest | None:
+    if folder is None:
+        return None
+    try:
+        data = json.loads((folder / f"{slug}.json").read_text(encoding="utf-8"))
+        warnings = [(str(name), int(level), str(text)) for name, level, text in data["warnings"]]
+        return Manifest(
+            str(data["fingerprint"]), dict(data["files"]), dict(data["folders"]), warnings
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _tree_of(site: Path) -> tuple[dict[str, int], dict[str, int]]:
