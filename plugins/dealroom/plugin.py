@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 import weakref
+from collections.abc import Mapping
 from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.options: BuildOptions | None = None
         self.deals: list[DealFolder] = []  # the deals whose sites were built
         self.reports: dict[str, DealReport] = {}  # every deal: problems, warnings, built
-        self.logs: dict[str, ContributorLog] = {}
+        self.logs: Mapping[str, ContributorLog] = {}
         self.rules = ScoringRules()
         self.shard: Shard | None = None  # None: every deal
         self.dashboard: Dashboard | None = None

@@ -209,27 +209,35 @@ class Memo:
             return None
         try:
             with open(self.folder / f"{slug}.pickle", "rb") as stream:
-                if pickle.load(stream) != (self.version, key):
+                if pickle.load(stream)[:2] != (self.version, key):
                     return None
                 return pickle.load(stream)
         except Exception:  # none yet, or damaged: a memo only saves time, make it again
             return None
 
-    def has(self, slug: str, key: str) -> bool:
-        """Whether there is a value for `slug` made from `key` (not read yet)."""
+    def note(self, slug: str, key: str) -> str | None:
+        """The note kept with the value for `slug` made from `key` (without reading the
+        value); None if there is no such value."""
         if self.folder is None:
-            return False
+            return None
         try:
             with open(self.folder / f"{slug}.pickle", "rb") as stream:
-                return pickle.load(stream) == (self.version, key)
+                version, made_from, note = pickle.load(stream)
+            return str(note) if (version, made_from) == (self.version, key) else None
         except Exception:
-            return False
+            return None
 
-    def put(self, slug: str, key: str, value: Any) -> None:
+    def has(self, slug: str, key: str) -> bool:
+        """Whether there is a value for `slug` made from `key` (not read yet)."""
+        return self.note(slug, key) is not None
+
+    def put(self, slug: str, key: str, value: Any, note: str = "") -> None:
+        """Keep `value` for `slug`, made from `key`; `note`: a few words about it that
+        `note` reads without reading the value (e.g. its digest)."""
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        entry = pickle.dumps((self.version, key)) + pickle.dumps(value)
+        entry = pickle.dumps((self.version, key, note)) + pickle.dumps(value)
         _write_atomically(self.folder / f"{slug}.pickle", entry)
 
 

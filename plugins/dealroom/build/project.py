@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -64,7 +64,7 @@ class Project:
     folders: list[DealFolder] = field(default_factory=list)  # the deals that loaded
     reports: dict[str, DealReport] = field(default_factory=dict)  # every deal, in order
     notices: list[str] = field(default_factory=list)  # folders without deal.yml and the like
-    logs: dict[str, ContributorLog] = field(default_factory=dict)
+    logs: Mapping[str, ContributorLog] = field(default_factory=dict)
     history: RepositoryHistory = field(default_factory=RepositoryHistory)
     # Each loaded deal's input fingerprint (its folder and how it was loaded), when a
     # load cache was given: what an incremental build compares (`incremental.py`).
@@ -176,26 +176,58 @@ def load_project(
 
 def _add_contributor_logs(project: Project, kept: Memo | None) -> None:
     """Each loaded deal's contributor log and its digest. A deal whose folder and the
-    history are those of the last build gets that build's log from `kept`: the log of
-    a deal depends on nothing else (not on which other deals there are)."""
+    history are those of the last build gets that build's log from `kept`, read only
+    when asked for (a rebuild that puts the deal's site back never does): the log of a
+    deal depends on nothing else (not on which other deals there are)."""
     identity = project.history.identity
     keys = {}
     if kept is not None and identity is not None:
         inputs = project.fingerprints
         keys = {f.slug: digest(identity, f.slug, inputs[f.slug])
                 for f in project.folders if f.slug in inputs}  # fmt: skip
-    found = {slug: entry for slug, key in keys.items() if (entry := kept.get(slug, key))}
-    missing = [folder for folder in project.folders if folder.slug not in found]
+    for slug, key in keys.items():
+        if (noted := kept.note(slug, key)) is not None:  # type: ignore[union-attr]
+            project.log_digests[slug] = noted
+    missing = [folder for folder in project.folders if folder.slug not in project.log_digests]
     made = build_contributor_logs(project.history, missing) if missing else {}
-    for folder in project.folders:
-        slug = folder.slug
-        if slug in found:
-            project.logs[slug], project.log_digests[slug] = found[slug]
-            continue
-        log = project.logs[slug] = made[slug]
+    for slug, log in made.items():
         project.log_digests[slug] = log_digest(log)
         if kept is not None and slug in keys:
-            kept.put(slug, keys[slug], (log, project.log_digests[slug]))
+            kept.put(slug, keys[slug], log, note=project.log_digests[slug])
+    project.logs = ContributorLogs(project, made, keys, kept)
+
+
+class ContributorLogs(Mapping[str, ContributorLog]):
+    """The loaded deals' contributor logs, by slug: those made in this build, and those
+    kept from the last one, read when first asked for (made again from the history if
+    the kept one cannot be read)."""
+
+    def __init__(
+        self,
+        project: Project,
+        made: dict[str, ContributorLog],
+        keys: dict[str, str],
+        kept: Memo | None,
+    ) -> None:
+        self.logs = dict(made)
+        self.keys, self.kept = keys, kept
+        self.history = project.history
+        self.folders = {folder.slug: folder for folder in project.folders}
+
+    def __getitem__(self, slug: str) -> ContributorLog:
+        if slug not in self.logs:
+            folder = self.folders[slug]  # KeyError: no such deal
+            log = self.kept.get(slug, self.keys[slug]) if self.kept is not None else None
+            if log is None:
+                log = build_contributor_logs(self.history, [folder])[slug]
+            self.logs[slug] = log
+        return self.logs[slug]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.folders)
+
+    def __len__(self) -> int:
+        return len(self.folders)
 
 
 @contextmanager

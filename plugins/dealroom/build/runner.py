@@ -4,7 +4,7 @@ runs, so a deal `check` calls ok is a deal that builds, with the same messages."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ class BuildResult:
     deals: list[DealFolder]  # the deals whose sites were built
     reports: dict[str, DealReport]  # every deal: problems, warnings, built
     deals_dir: Path
-    logs: dict[str, ContributorLog] = field(default_factory=dict)
+    logs: Mapping[str, ContributorLog] = field(default_factory=dict)
     rules: object = None  # the scoring rules mkdocs.yml sets (seller/scoring.ScoringRules)
 
 

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
@@ -362,7 +362,7 @@ class DealSiteBuilds:
         folders: list[DealFolder],
         theme: SharedTheme,
         options: BuildOptions,
-        logs: dict[str, ContributorLog],
+        logs: Mapping[str, ContributorLog],
         empty_dir: str,
         sites: SiteCache | None = None,
         fingerprints: dict[str, str] | None = None,
@@ -500,7 +500,7 @@ def _deal_job(
     outer: MkDocsConfig,
     theme: SharedTheme,
     options: BuildOptions,
-    logs: dict[str, ContributorLog],
+    logs: Mapping[str, ContributorLog],
     empty_dir: str,
     folder: DealFolder,
     step: Step,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -72,7 +73,7 @@ class Memo(Protocol):
 
 def remembered_rows(
     folders: list[DealFolder],
-    logs: dict[str, ContributorLog],
+    logs: Mapping[str, ContributorLog],
     rules: ScoringRules,
     as_of: dt.date,
     activity: SavedActivity | None,
@@ -103,7 +104,7 @@ def remembered_rows(
 
 def dashboard_rows(
     folders: list[DealFolder],
-    logs: dict[str, ContributorLog],
+    logs: Mapping[str, ContributorLog],
     rules: ScoringRules,
     as_of: dt.date,
     activity: SavedActivity | None = None,
