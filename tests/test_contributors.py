@@ -759,6 +759,21 @@ def test_unshallowing_a_clone_brings_back_the_older_history(tmp_path: Path) -> N
     assert PARTIAL not in contributors_text(site, "fjordline")
 
 
+def test_deepening_a_shallow_clone_brings_back_more_history(tmp_path: Path) -> None:
+    """Still shallow, at the same HEAD, but with older commits: the history cache and
+    the kept logs are made again (the clone's boundary moved)."""
+    repo = three_commits(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(clone))
+    write_project(clone)
+    first = [r["person"] for r in timeline(run_build(clone), "fjordline")]
+    git(clone, "fetch", "-q", "--deepen", "1")
+    site = run_build(clone)
+    people = [r["person"] for r in timeline(site, "fjordline")]
+    assert len(people) == len(first) + 1 and people[: len(first)] == first
+    assert PARTIAL in contributors_text(site, "fjordline")
+
+
 # --- 9: no history to read ---------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,7 @@ DAMAGES = {
     "a file added deep inside": _stray_file_deep_inside,
     "a folder removed": lambda site: shutil.rmtree(site / "approach"),
     "a file renamed": lambda site: (site / "index.html").rename(site / "old.html"),
+    "an empty folder added": lambda site: (site / "approach" / "stray").mkdir(),
 }
 
 
@@ -178,6 +180,46 @@ def _save_activity(project: Path) -> None:
     views = [View(at, "per", "business-case/", "net-1", "browser-1")]
     saved = SavedActivity({"harbor": DealActivity({"per": reader}, views)})
     saved.save(project / ".cache" / "dealroom" / "activity.json")
+
+
+def _view_late_on_as_of(project: Path) -> None:
+    """A view late on the `as_of` day in UTC: the next day east of it."""
+    import datetime as dt
+
+    from dealroom.seller.activity import DealActivity, Person, SavedActivity, View
+
+    reader = Person("per", "buyer", "Per Dahl", "CFO", "economic buyer")
+    at = dt.datetime(2026, 11, 25, 20, tzinfo=dt.timezone.utc)  # conftest.AS_OF
+    views = [View(at, "per", "business-case/", "net-1", "browser-1")]
+    saved = SavedActivity({"harbor": DealActivity({"per": reader}, views)})
+    saved.save(project / ".cache" / "dealroom" / "activity.json")
+
+
+def test_the_dashboard_follows_the_time_zone_its_views_fall_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saved views count by the day they fall on where the build runs: a build in
+    another time zone makes the rows again rather than reuse them."""
+    project = project_with_deals(tmp_path / "project")
+    _view_late_on_as_of(project)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        site = run_build(project)
+        in_utc = (site / "index.html").read_text()
+        monkeypatch.setenv("TZ", "Pacific/Auckland")
+        time.tzset()
+        run_build(project)
+        fresh = tmp_path / "fresh"
+        shutil.copytree(project, fresh, ignore=shutil.ignore_patterns("site"))
+        for kept in ("deals", "logs", "dashboard"):
+            shutil.rmtree(fresh / ".cache" / "dealroom" / kept)
+        in_auckland = (run_build(fresh) / "index.html").read_text()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert in_auckland != in_utc  # the view is a day later there: after `as_of`
+    assert (site / "index.html").read_text() == in_auckland
 
 
 SELLER_CHANGES = {
@@ -225,11 +267,11 @@ def test_a_damaged_site_is_built_again(tmp_path: Path, logs, damage: str) -> Non
     assert site_files(site) == full_build_of(project, tmp_path)
 
 
-def test_a_damaged_site_builds_after_the_changed_ones_and_reports_in_deal_order(
+def test_a_damaged_site_and_an_edited_deal_build_and_report_in_deal_order(
     tmp_path: Path, logs
 ) -> None:
-    """Deals whose inputs changed start building before the unchanged ones are checked;
-    a damaged one found then builds afterwards, and still reports in deal order."""
+    """A damaged site (found so while the deals load) builds with the edited deal, the
+    others are put back meanwhile, and every deal reports in deal order."""
     project = project_with_deals(tmp_path / "project")
     (project / "deals" / "fjordline" / "approach.md").write_text("[gone](first-gone.md)")
     (project / "deals" / "northwind" / "approach.md").write_text("[gone](second-gone.md)")
@@ -354,6 +396,15 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path: Path, logs) -> None:
     (cache / "dashboard" / "northwind.pickle").write_bytes(b"")
     run_build(project)
     assert "(3 unchanged since the last build)" in built(logs)
+    assert site_files(site) == first
+    # A manifest that is JSON, but whose paths are not paths: that deal builds again,
+    # the others are still put back.
+    manifest = next((cache / "sites").rglob("northwind.json"))
+    damaged = json.loads(manifest.read_text())
+    damaged["files"] = [[1, 2]]
+    manifest.write_text(json.dumps(damaged))
+    run_build(project)
+    assert "(2 unchanged since the last build)" in built(logs)
     assert site_files(site) == first
     # A kept log whose digest can be read, but not the log itself: made again from the
     # history when its dashboard row is made again (which asks for it).

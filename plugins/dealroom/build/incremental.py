@@ -58,7 +58,7 @@ log = logging.getLogger("mkdocs.plugins.dealroom")
 STASH = ".dealroom-previous"  # hidden: MkDocs' clean leaves it alone
 PACKAGE = Path(__file__).resolve().parent.parent  # plugins/dealroom
 # The parts of dealroom that shape a deal site (not publishing, the CLI or the seller's
-# dashboard, which is rebuilt every time).
+# dashboard).
 SITE_CODE = ("deal", "history", "build", "templates", "locale", "plugin.py", "config.py")
 # And what the seller's dashboard shows besides (its rows are kept between builds too).
 SELLER_CODE = (*SITE_CODE, "seller")
@@ -283,8 +283,9 @@ class Manifest:
                 if os.lstat(base + path).st_size != size:
                     return False
             for path, mtime in self.folders.items():
-                if os.lstat(base + path).st_mtime_ns != mtime:
-                    return _tree_of(site)[0] == self.files  # listed again, to be sure
+                if os.lstat(base + path).st_mtime_ns != mtime:  # listed again, to be sure
+                    files, folders = _tree_of(site)
+                    return files == self.files and folders.keys() == self.folders.keys()
         except OSError:
             return False
         return True
@@ -301,10 +302,6 @@ class SiteCache:
         self.folder = cache_dir / "sites" / key if cache_dir else None
         self.checking: Iterator[Outcome] | None = None  # see `stash`
         self.intact: dict[str, Kept] | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.folder is not None
 
     def stash(self, time_limit: float = 60.0) -> None:
         """Before MkDocs empties `site_dir`: move every deal site with a manifest aside,
@@ -403,9 +400,12 @@ def _intact_sites(manifests: Path, stash_dir: Path, slugs: list[str], step: Any)
     """In a worker: the stashed deal sites each as its manifest describes it."""
     intact = {}
     for slug in slugs:
-        manifest = _manifest(manifests, slug)
-        if manifest is not None and manifest.describes(stash_dir / slug):
-            intact[slug] = Kept(manifest.fingerprint, manifest.warnings)
+        try:
+            manifest = _manifest(manifests, slug)
+            if manifest is not None and manifest.describes(stash_dir / slug):
+                intact[slug] = Kept(manifest.fingerprint, manifest.warnings)
+        except Exception:  # a damaged manifest (paths that are not paths): built anew
+            continue
     return intact
 
 

@@ -98,12 +98,12 @@ def load_project(
     # loaded or reported here (see `shards.py`).
     folders = [f for f in found if (not wanted or f.name in wanted)
                and (shard is None or shard.holds(f.name))]  # fmt: skip
-    kept: set[str] = set()  # loaded before from the same folder: in load_cache
+    unchanged: set[str] = set()  # loaded before from the same folder: in load_cache
     if load_cache is not None:
         for folder in folders:
             key = project.fingerprints[folder.name] = load_cache.key(folder)
             if load_cache.deals.has(folder.name, key):
-                kept.add(folder.name)
+                unchanged.add(folder.name)
         load_cache.keyed()
 
     def load(names: set[str]) -> Iterator[Outcome]:  # in workers, started at once
@@ -113,14 +113,14 @@ def load_project(
 
     cached: dict[str, DealFolder] = {}
     outcomes: dict[str, Outcome] = {}
-    with closing(load({folder.name for folder in folders} - kept)) as loading:
+    with closing(load({folder.name for folder in folders} - unchanged)) as loading:
         # While the workers load the deals that changed, the others are unpickled here.
         with paused_garbage_collection():
-            for name in kept:
+            for name in unchanged:
                 assert load_cache is not None
                 if (loaded := load_cache.deals.get(name, project.fingerprints[name])) is not None:
                     cached[name] = loaded
-        damaged = kept - set(cached)  # its entry could not be read: loaded once more
+        damaged = unchanged - set(cached)  # its entry could not be read: loaded again
         with progress(log, "loading deals", len(folders) - len(cached)) as done:
             for outcome in loading:
                 outcomes[outcome.key] = outcome

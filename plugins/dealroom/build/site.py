@@ -349,12 +349,11 @@ class DealBuild:
 
 class DealSiteBuilds:
     """This run's deal sites, each built into `<site_dir>/<slug>/` in its own worker.
-    Made, it starts the workers on the deals whose inputs changed, then (while they
-    build) puts the previous build's site back for every other deal, if intact: the
-    caller can work on meanwhile. A deal whose previous site is damaged is built once
-    the others are. Iterate for how each deal went, in deal order (after its log records
-    are re-emitted); `close()` stops the workers still running. `empty_dir` is an empty
-    folder: every deal site's docs_dir."""
+    Made, it starts the workers on the deals whose inputs changed or whose previous site
+    is damaged, then (while they build) puts the previous build's site back for every
+    other deal: the caller can work on meanwhile. Iterate for how each deal went, in
+    deal order (after its log records are re-emitted); `close()` stops the workers still
+    running. `empty_dir` is an empty folder: every deal site's docs_dir."""
 
     def __init__(
         self,
@@ -389,12 +388,18 @@ class DealSiteBuilds:
             theme.warm()
             _prepare_workers(changed, options.as_of)
         self.first = {folder.slug for folder in changed}
-        self.outcomes = self._run(changed)
-        self.reused = {slug for slug in unchanged if sites is not None and sites.restore(slug)}
-        self.damaged = [f for f in folders if f.slug in unchanged and f.slug not in self.reused]
-        self.building = len(changed) + len(self.damaged)
-        self.rest: Iterator[Outcome] | None = None  # the damaged deals' builds, once started
+        self.rest: Iterator[Outcome] | None = None  # the not restored deals' builds
         self.waiting: dict[str, Outcome] = {}  # the first builds' outcomes, taken early
+        self.outcomes = self._run(changed)
+        try:
+            self.reused = {slug for slug in unchanged if sites and sites.restore(slug)}
+        except BaseException:  # the workers started: stopped, whatever stopped this
+            self.close()
+            raise
+        # A site that matched but could not be moved back (its folder gone meanwhile):
+        # built once the first builds are done.
+        self.not_restored = [folder for folder in folders if folder.slug in unchanged - self.reused]
+        self.building = len(changed) + len(self.not_restored)
 
     def _run(self, folders: list[DealFolder]) -> Iterator[Outcome]:
         jobs = [Job(folder.slug, partial(self.job, folder)) for folder in folders]
@@ -422,7 +427,7 @@ class DealSiteBuilds:
             return self.waiting.pop(slug) if slug in self.waiting else next(self.outcomes)
         if self.rest is None:  # within the worker limit: the first builds end first
             self.waiting = {outcome.key: outcome for outcome in self.outcomes}
-            self.rest = self._run(self.damaged)
+            self.rest = self._run(self.not_restored)
         return next(self.rest)
 
     def _reused(self, slug: str) -> DealBuild:

@@ -54,7 +54,8 @@ class Outcome:
 
 def run_jobs(jobs: Sequence[Job], workers: int, time_limit: float) -> Iterator[Outcome]:
     """Run `jobs`, at most `workers` at once; iterate for their outcomes in job order.
-    The first workers start at once, so the caller can do other work while they run;
+    The first workers start at once, so the caller can do other work while they run
+    (where there is no fork, each job runs in this process as its outcome is asked for);
     `close()` the iterator (`contextlib.closing`) to stop whatever still runs."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return (_run_here(job) for job in jobs)  # each job as its outcome is asked for

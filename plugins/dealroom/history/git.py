@@ -17,6 +17,7 @@ never listed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -83,6 +84,7 @@ class RepositoryHistory:
     partial: bool = False  # a shallow clone: older commits are missing
     reason: str = ""  # why history is unavailable or partial, for the reader
     head: str = ""  # the commit it was read from ("": not known)
+    boundary: str = ""  # where a shallow clone's history stops
 
     @property
     def identity(self) -> str | None:
@@ -90,7 +92,7 @@ class RepositoryHistory:
         for what is kept between builds; None if that cannot be told."""
         if not self.available:
             return f"unavailable: {self.reason}"
-        return f"{self.head} {self.prefix!r} {self.partial}" if self.head else None
+        return f"{self.head} {self.prefix!r} {self.boundary}" if self.head else None
 
 
 # --- running git -------------------------------------------------------------------
@@ -118,8 +120,11 @@ def _git(repo: Path, *args: str, stdin: str | None = None) -> bytes:
 def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryHistory:
     """History of everything under `deals_dir`; never raises for a missing git or repo."""
     try:
-        facts = _git(deals_dir, "rev-parse", "--show-toplevel", "--is-shallow-repository")
-        top, shallow = facts.decode().split("\n")[:2]
+        facts = _git(
+            deals_dir, "rev-parse", "--show-toplevel", "--is-shallow-repository",
+            "--git-path", "shallow",
+        )  # fmt: skip
+        top, shallow, shallow_file = facts.decode().split("\n")[:3]
         head = _git(deals_dir, "rev-parse", "--verify", "-q", "HEAD").decode().strip()
     except _GitUnavailable as error:
         reason = str(error)
@@ -131,7 +136,10 @@ def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryH
     top_path = Path(top)
     prefix = deals_dir.resolve().relative_to(top_path.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix
-    # A shallow clone's history is incomplete: never reuse it once the clone is deepened.
+    # A shallow clone's history is incomplete: never reuse it once the clone is deepened
+    # (its boundary, the commits .git/shallow lists, moves; HEAD need not).
+    if shallow == "true":
+        shallow = f"true {_boundary(deals_dir / shallow_file)}"
     scope = {"version": CACHE_VERSION, "top": top, "prefix": prefix, "shallow": shallow}
     cached = _load_cache(cache_file, scope)
     try:
@@ -140,11 +148,21 @@ def read_history(deals_dir: Path, cache_file: Path | None = None) -> RepositoryH
         return RepositoryHistory(available=False, reason=f"git failed: {error}")
     if not cached or cached["head"] != head:
         _save_cache(cache_file, scope, head, commits)
-    partial = shallow == "true"
+    partial = shallow.startswith("true")
     reason = SHALLOW if partial else ""
     return RepositoryHistory(
-        commits=commits, prefix=prefix, partial=partial, reason=reason, head=head
-    )
+        commits=commits, prefix=prefix, partial=partial, reason=reason, head=head,
+        boundary=shallow if partial else "",
+    )  # fmt: skip
+
+
+def _boundary(shallow_file: Path) -> str:
+    """A digest of the commits a shallow clone's history stops at."""
+    try:
+        listed = sorted(shallow_file.read_text(encoding="ascii", errors="replace").split())
+    except OSError:
+        listed = []
+    return hashlib.sha256(" ".join(listed).encode()).hexdigest()[:16]
 
 
 def _commits_since(top: Path, prefix: str, head: str, cached: dict | None) -> list[Commit]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -86,7 +88,8 @@ def remembered_rows(
     keys = {
         folder.slug: hashlib.sha256("\n".join([
             fingerprints[folder.slug], current_language(), repr(rules),
-            repr(activity.deals.get(folder.slug)) if activity else "no activity",
+            # Views fall on days where the build runs (`activity.day_of`): its zone too.
+            f"{activity.deals.get(folder.slug)!r} {local_zone()}" if activity else "no activity",
         ]).encode()).hexdigest()
         for folder in folders
         if folder.slug in fingerprints
@@ -100,6 +103,11 @@ def remembered_rows(
         elif folder.slug in keys:
             memo.put(folder.slug, keys[folder.slug], replace(rows[folder.slug], folder=None))
     return {folder.slug: rows[folder.slug] for folder in folders}
+
+
+def local_zone() -> str:
+    """The time zone this process sees days in (its rules as `time` knows them)."""
+    return repr((os.environ.get("TZ"), time.tzname, time.timezone, time.altzone))
 
 
 def dashboard_rows(
