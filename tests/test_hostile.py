@@ -486,6 +486,13 @@ def test_every_attack_is_reported_with_its_file_and_skipped(built) -> None:
         assert skipped in errors, slug
         assert any(_matches(expected, error) for error in errors), (slug, expected)
         assert not (site / slug).exists(), f"{slug}: half-written output left behind"
+    # The seller's dashboard lists them too, those that failed to build as well as those
+    # that failed to load (it is drawn while deals build, and again if one fails).
+    dashboard = (site / "index.html").read_text()
+    listed = dashboard[dashboard.index('id="skipped"') :]
+    for slug in ("md-brackets", "md-deep-nesting", "amount-nan"):
+        assert f"<strong>{slug}</strong>" in listed, slug
+        assert f'href="{slug}/"' not in dashboard, slug
 
 
 def test_every_good_deal_is_built_with_its_own_content(built) -> None:

@@ -64,6 +64,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self.rules = ScoringRules()
         self.shard: Shard | None = None  # None: every deal
         self.dashboard: Dashboard | None = None
+        self.dashboard_page: str | None = None  # its HTML, when drawn while deals built
         self.seller_language = ExitStack()  # while the root page is rendered
         self.collector = ExitStack()  # Python's garbage collector paused while it builds
         self.exiting = ExitStack()  # what is alive as the command ends, frozen
@@ -158,6 +159,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     @event_priority(100)
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         self.deals, self.reports, self.logs = [], {}, {}
+        self.dashboard_page = None
         if self.config.enabled:
             self._load(Path(self.config.deals_dir), config)
         root = Files(list(files))  # the theme's files: docs_dir is empty
@@ -186,6 +188,10 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
                     loaded, self.logs, self.rules, self.options.as_of, activity, fingerprints,
                     self._kept_rows(config),
                 )  # fmt: skip
+            # And its page, as if every deal builds (they nearly always do): drawn again
+            # below if one does not.
+            every = assemble_dashboard([rows[f.slug] for f in loaded], self.rules, activity)
+            drawn = self._dashboard_page(config, every)
             for result in builds:
                 report = self.reports[result.slug]
                 report.warnings += result.warnings
@@ -201,6 +207,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             self.sites.finish(folder.slug for folder in self.deals)
         built_rows = [rows[folder.slug] for folder in self.deals]
         self.dashboard = assemble_dashboard(built_rows, self.rules, activity)
+        self.dashboard_page = drawn if len(self.deals) == len(loaded) else None
         if self.config.enabled:
             skipped = len(self.reports) - len(self.deals)
             part = f" of shard {self.shard}" if self.shard else ""
@@ -220,18 +227,24 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         self, context: dict[str, Any], *, page: Page, config: MkDocsConfig, nav: Any
     ) -> dict[str, Any]:
         if page.file.src_uri == ROOT_PAGE:
-            skipped = {slug: r.problems for slug, r in self.reports.items() if not r.built}
-            assert self.options is not None
+            # The seller's language for the page around the dashboard too (print and copy
+            # controls), until that page is written (`on_post_page`).
             language, env = self.config.language, config.theme.get_env()
-            sections = {
-                "dashboard": self.dashboard, "skipped": skipped, "quiet_days": QUIET_DAYS,
-                "fmt": Formatter(language, "", self.options.as_of),
-            }  # fmt: skip
-            # The seller's language for the dashboard and the page around it (print and
-            # copy controls), until that page is written (`on_post_page`).
             self.seller_language.enter_context(in_language(language, env))
-            page.content = render_sections(env, "root", sections)
+            page.content = self.dashboard_page or self._dashboard_page(config, self.dashboard)
         return context
+
+    def _dashboard_page(self, config: MkDocsConfig, dashboard: Dashboard | None) -> str:
+        """The dashboard's HTML, listing the deals skipped so far with their problems."""
+        assert self.options is not None
+        skipped = {slug: r.problems for slug, r in self.reports.items() if r.problems}
+        language, env = self.config.language, config.theme.get_env()
+        sections = {
+            "dashboard": dashboard, "skipped": skipped, "quiet_days": QUIET_DAYS,
+            "fmt": Formatter(language, "", self.options.as_of),
+        }  # fmt: skip
+        with in_language(language, env):
+            return render_sections(env, "root", sections)
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
         self.seller_language.close()
@@ -253,7 +266,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
     def _forget_build(self) -> None:
         self.deals, self.reports, self.logs, self.fingerprints = [], {}, {}, {}
         self.log_digests = {}
-        self.dashboard, self.sites = None, None
+        self.dashboard, self.dashboard_page, self.sites = None, None, None
 
     def _load(self, deals_dir: Path, config: MkDocsConfig) -> None:
         assert self.options is not None
