@@ -128,7 +128,7 @@ def code_digest(parts: tuple[str, ...] = SITE_CODE) -> str:
 
 
 def _part_digest(path: Path) -> str:
-    return tree_digest(path) if path.is_dir() else _file_digest(str(path))
+    return tree_digest(path, known=_CODE_FILES) if path.is_dir() else _CODE_FILES.of(str(path))
 
 
 def settings_digest(settings: dict[str, Any]) -> str:
@@ -177,7 +177,7 @@ class FileDigests:
     def of(self, path: str, info: os.stat_result | None = None) -> str:
         info = info or os.lstat(path)
         status = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
-        entry = self.known.get(path)
+        entry = self.seen.get(path) or self.known.get(path)
         if entry is not None and entry[:4] == status and isinstance(entry[4], str):
             self.seen[path] = entry
             return entry[4]
@@ -192,6 +192,12 @@ class FileDigests:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(self.path, json.dumps(self.seen).encode())
+
+
+# dealroom's own files, by status: a build takes the code's digest three times (loading,
+# deal sites, dashboard), and `mkdocs serve` once a build; each file is read once, and
+# again only when it changed (an edited template).
+_CODE_FILES = FileDigests(None)
 
 
 class Memo:

@@ -392,13 +392,14 @@ class DealSiteBuilds:
         self.waiting: dict[str, Outcome] = {}  # the first builds' outcomes, taken early
         self.outcomes = self._run(changed)
         try:
-            self.reused = {slug for slug in unchanged if sites and sites.restore(slug)}
+            self.reused = {slug for slug in unchanged if sites is not None and sites.restore(slug)}
         except BaseException:  # the workers started: stopped, whatever stopped this
             self.close()
             raise
         # A site that matched but could not be moved back (its folder gone meanwhile):
         # built once the first builds are done.
-        self.not_restored = [folder for folder in folders if folder.slug in unchanged - self.reused]
+        not_restored = unchanged - self.reused
+        self.not_restored = [folder for folder in folders if folder.slug in not_restored]
         self.building = len(changed) + len(self.not_restored)
 
     def _run(self, folders: list[DealFolder]) -> Iterator[Outcome]:

@@ -85,11 +85,12 @@ def remembered_rows(
     """`dashboard_rows`, with the last build's row of every deal whose site fingerprint
     (its inputs, log, `as_of` and dealroom's code) and what else the row shows (the
     seller's language, the scoring rules, the deal's saved activity) are unchanged."""
+    # Views fall on days where the build runs (`activity.day_of`): its zone too.
+    shown = f"{current_language()}\n{rules!r}\n{local_zone() if activity else 'no activity'}"
     keys = {
         folder.slug: hashlib.sha256("\n".join([
-            fingerprints[folder.slug], current_language(), repr(rules),
-            # Views fall on days where the build runs (`activity.day_of`): its zone too.
-            f"{activity.deals.get(folder.slug)!r} {local_zone()}" if activity else "no activity",
+            fingerprints[folder.slug], shown,
+            repr(activity.deals.get(folder.slug)) if activity else "",
         ]).encode()).hexdigest()
         for folder in folders
         if folder.slug in fingerprints
