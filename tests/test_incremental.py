@@ -169,27 +169,15 @@ DAMAGES = {
 }
 
 
-def _save_activity(project: Path) -> None:
-    """What `dealroom activity --save` keeps: a buyer-side reader of harbor's case."""
+def _save_activity(project: Path, day_and_hour: tuple[int, int] = (20, 9)) -> None:
+    """What `dealroom activity --save` keeps: a buyer-side reader of harbor's case, on
+    that day of November 2026 at that hour, UTC."""
     import datetime as dt
 
     from dealroom.seller.activity import DealActivity, Person, SavedActivity, View
 
     reader = Person("per", "buyer", "Per Dahl", "CFO", "economic buyer")
-    at = dt.datetime(2026, 11, 20, 9, tzinfo=dt.timezone.utc)
-    views = [View(at, "per", "business-case/", "net-1", "browser-1")]
-    saved = SavedActivity({"harbor": DealActivity({"per": reader}, views)})
-    saved.save(project / ".cache" / "dealroom" / "activity.json")
-
-
-def _view_late_on_as_of(project: Path) -> None:
-    """A view late on the `as_of` day in UTC: the next day east of it."""
-    import datetime as dt
-
-    from dealroom.seller.activity import DealActivity, Person, SavedActivity, View
-
-    reader = Person("per", "buyer", "Per Dahl", "CFO", "economic buyer")
-    at = dt.datetime(2026, 11, 25, 20, tzinfo=dt.timezone.utc)  # conftest.AS_OF
+    at = dt.datetime(2026, 11, *day_and_hour, tzinfo=dt.timezone.utc)
     views = [View(at, "per", "business-case/", "net-1", "browser-1")]
     saved = SavedActivity({"harbor": DealActivity({"per": reader}, views)})
     saved.save(project / ".cache" / "dealroom" / "activity.json")
@@ -201,7 +189,7 @@ def test_the_dashboard_follows_the_time_zone_its_views_fall_in(
     """Saved views count by the day they fall on where the build runs: a build in
     another time zone makes the rows again rather than reuse them."""
     project = project_with_deals(tmp_path / "project")
-    _view_late_on_as_of(project)
+    _save_activity(project, (25, 20))  # late on conftest.AS_OF in UTC: the next day east
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     try:
