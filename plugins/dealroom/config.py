@@ -77,7 +77,8 @@ class DealRoomConfig(Config):
     reported (naming the page it was on) and skipped, and the others build on."""
 
     workers = c.Type(int, default=0)
-    """Deal sites built at once, each in its own process; `0` uses every core."""
+    """Worker processes that load and build deals, one deal at a time each; `0` uses
+    every core."""
 
     # Contributor log
 

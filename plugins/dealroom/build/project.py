@@ -88,7 +88,7 @@ def load_project(
     shard: Shard | None = None,
 ) -> Project:
     """Load the deals under `deals_dir` (only `wanted` ones, if given, and only those of
-    `shard`). Each deal loads in its own worker, within the same time and memory budget
+    `shard`). Each deal loads in a worker, within the same time and memory budget
     as its build: whatever a deal folder holds, loading it cannot exhaust or hold up this
     process or the other deals.
     A deal whose folder is unchanged since it last loaded comes from `load_cache`."""

@@ -6,8 +6,8 @@ empty folder, so MkDocs never walks the deal folder, and the pages and assets ar
 added by `DealSitePlugin` from what loading allowed (see `deal/files.py`). Nothing from
 another deal, from `internal/` or from outside the deal folder can reach its site.
 
-Every deal builds in its own worker process (`workers.py`) within a time budget; a
-deal that fails or runs out of time is reported, naming the file it was on, and its
+Every deal builds in a worker process (`workers.py`) within a time budget; a deal
+that fails or runs out of time is reported, naming the file it was on, and its
 half-written output removed, while the others build on.
 """
 
@@ -348,7 +348,7 @@ class DealBuild:
 
 
 class DealSiteBuilds:
-    """This run's deal sites, each built into `<site_dir>/<slug>/` in its own worker.
+    """This run's deal sites, each built into `<site_dir>/<slug>/` in a worker.
     Made, it starts the workers on the deals whose inputs changed or whose previous site
     is damaged, then (while they build) puts the previous build's site back for every
     other deal: the caller can work on meanwhile. Iterate for how each deal went, in
@@ -522,8 +522,8 @@ def _build_one(
     """In the worker: build one deal's site from its configuration, in its language:
     dealroom's words and the theme's interface (search, navigation, "Table of contents",
     <html lang>). The theme is shared by every deal of the run: the language is set for
-    this build only (a worker builds one deal; where there is no fork, deals take turns
-    in this process)."""
+    this build only: deals take turns in a worker (and in this process where there is
+    no fork)."""
     previous, theme["language"] = theme["language"], language
     errors = _LastError()
     logging.getLogger("mkdocs").addHandler(errors)

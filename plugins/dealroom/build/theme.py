@@ -2,7 +2,7 @@
 
 Compiling Material's templates and listing its ~14k theme files is the expensive,
 deal-independent part of building a deal site, so `SharedTheme` does it once per run;
-every deal site of the run (each in its own worker process, forked after `warm()`)
+every deal site of the run (built in worker processes forked after `warm()`)
 starts with the compiled templates already in memory.
 """
 

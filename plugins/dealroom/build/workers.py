@@ -1,14 +1,21 @@
-"""Run one job per deal in its own process, each with a time and memory budget.
+"""Run one job per deal in worker processes, each job with a time and memory budget.
 
 A deal's Markdown can be pathological: a regular expression backtracking inside C
 cannot be interrupted from Python, so a deal that must not hold up the others has to
-run where it can be stopped. Each job runs in a forked child (which starts with the
-parent's compiled theme templates already in memory); the parent kills a child that
-outlives `time_limit` seconds, and caps its address space so that one deal cannot
-exhaust the machine. A job's effects are confined to its own process, so nothing one
-deal's build leaves in memory reaches the next.
+run where it can be stopped. Jobs run in forked workers (which start with the parent's
+compiled theme templates and loaded deals already in memory), one job at a time: the
+parent hands a worker the next job when it reports the last one, and kills a worker
+whose job outlives `time_limit` seconds. Its address space is capped so that one deal
+cannot exhaust the machine.
 
-The child relays its log records to the parent, which re-emits them with the job's
+A worker takes jobs in turn, since forking one per job costs more than many a job: the
+child copies, page by page, every shared object it touches (Python's reference counts
+are writes), and is set up and torn down. Jobs are written to keep nothing between
+them (each deal's build has its own configuration, plugins and pages); a worker whose
+job failed or ran out of time is never given another, and each is replaced after
+`JOBS_PER_WORKER` jobs, so what builds leave behind never adds up.
+
+The worker relays its log records to the parent, which re-emits them with the job's
 outcome in job order, so output is deterministic and `mkdocs build --strict` counts
 every warning. Where `fork` is unavailable (Windows), jobs run in-process, one after
 another, without a time limit.
@@ -16,6 +23,7 @@ another, without a time limit.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -26,7 +34,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-MEMORY_BUDGET = 2 * 1024**3  # bytes a job may add to the parent's address space
+MEMORY_BUDGET = 2 * 1024**3  # bytes a worker may add to the parent's address space
+JOBS_PER_WORKER = 32  # then a fresh worker: what Python keeps of freed memory stays small
 WATCHED = "mkdocs"  # the logger tree whose records are relayed (MkDocs' and ours)
 
 Step = Callable[[str], None]  # a job tells what it is working on, for timeout messages
@@ -75,24 +84,26 @@ def describe(error: BaseException) -> str:
 
 
 @dataclass
-class _Running:
-    job: Job
+class _Worker:
     process: Any  # multiprocessing's Process
-    connection: Connection
-    deadline: float
-    outcome: Outcome
+    connection: Connection  # both ways: job numbers out, messages back
+    jobs_done: int = 0
+    job: Job | None = None  # the job it runs now; None while idle
+    deadline: float = 0.0
+    outcome: Outcome | None = None
 
 
 class _Pool:
     """The forked workers of one `run_jobs`: an iterator of outcomes in job order."""
 
     def __init__(self, jobs: Sequence[Job], workers: int, time_limit: float) -> None:
-        self.pending = list(jobs)
+        self.jobs = list(jobs)  # the workers have them from the fork: sent by number
+        self.pending = list(range(len(self.jobs)))
         self.order = [job.key for job in jobs]
         self.workers = workers
         self.time_limit = time_limit
         self.context = multiprocessing.get_context("fork")
-        self.running: dict[Connection, _Running] = {}
+        self.running: dict[Connection, _Worker] = {}  # busy and idle workers
         self.finished: dict[str, Outcome] = {}
         # Every object of the parent (hundreds of loaded deals) is the children's too,
         # shared until written to: frozen, a child's garbage collector leaves them alone
@@ -122,9 +133,10 @@ class _Pool:
 
     def close(self) -> None:
         """Stop every worker still running (the caller stopped early, or Ctrl-C)."""
-        for running in self.running.values():
-            running.process.kill()
-            running.process.join()
+        for worker in self.running.values():
+            worker.process.kill()
+            worker.process.join()
+            worker.connection.close()
         self.running.clear()
         self.pending.clear()
         self.order.clear()
@@ -133,53 +145,92 @@ class _Pool:
             gc.unfreeze()
 
     def _start_more(self) -> None:
+        """Give the idle workers the next jobs, and fork workers up to the limit."""
+        for worker in list(self.running.values()):
+            if worker.job is None:
+                if self.pending:
+                    self._hand(worker)
+                else:
+                    self._retire(worker)  # nothing left for it
         while self.pending and len(self.running) < self.workers:
-            job = self.pending.pop(0)
-            receiver, sender = self.context.Pipe(duplex=False)
-            process = self.context.Process(target=_child, args=(job, sender), daemon=True)
+            receiver, sender = self.context.Pipe(duplex=True)
+            process = self.context.Process(
+                target=_work, args=(self.jobs, sender, receiver), daemon=True
+            )
             process.start()
             sender.close()
-            deadline = time.monotonic() + self.time_limit
-            self.running[receiver] = _Running(job, process, receiver, deadline, Outcome(job.key))
+            worker = _Worker(process, receiver)
+            self.running[receiver] = worker
+            self._hand(worker)
+
+    def _hand(self, worker: _Worker) -> None:
+        number = self.pending.pop(0)
+        worker.job, worker.outcome = self.jobs[number], Outcome(self.jobs[number].key)
+        worker.deadline = time.monotonic() + self.time_limit
+        try:
+            worker.connection.send(number)
+        except OSError:  # it died idle (killed from outside): the job fails with it
+            self._receive(worker)
 
     def _wait(self) -> None:
-        deadline = min(running.deadline for running in self.running.values())
-        ready = wait(list(self.running), timeout=max(0.0, deadline - time.monotonic()))
+        busy = [worker for worker in self.running.values() if worker.job is not None]
+        if not busy:
+            return  # every job handed out is done: the next are handed out first
+        deadline = min(worker.deadline for worker in busy)
+        ready = wait([worker.connection for worker in busy],
+                     timeout=max(0.0, deadline - time.monotonic()))  # fmt: skip
         for connection in ready:
             self._receive(self.running[connection])  # type: ignore[index]
         now = time.monotonic()
-        for running in list(self.running.values()):
-            if running.deadline <= now:
-                running.process.kill()
-                running.outcome.timed_out = True
-                running.outcome.error = f"it took longer than {self.time_limit:g} s"
-                self._finish(running)
+        for worker in list(self.running.values()):
+            if worker.outcome is not None and worker.deadline <= now:
+                worker.outcome.timed_out = True
+                worker.outcome.error = f"it took longer than {self.time_limit:g} s"
+                self._finish(worker, reusable=False)
 
-    def _receive(self, running: _Running) -> None:
-        outcome = running.outcome
+    def _receive(self, worker: _Worker) -> None:
+        outcome = worker.outcome
+        assert outcome is not None
         try:
-            while running.connection.poll():
-                kind, *values = running.connection.recv()
+            while worker.connection.poll():
+                kind, *values = worker.connection.recv()
                 if kind == "log":
                     outcome.records.append(tuple(values))  # type: ignore[arg-type]
                 elif kind == "step":
                     outcome.step = values[0]
                 elif kind == "done":
                     outcome.result = values[0]
+                    self._finish(worker, reusable=True)
+                    return
                 elif kind == "failed":
                     outcome.error = values[0]
+                    self._finish(worker, reusable=False)
+                    return
         except (EOFError, OSError):
-            if outcome.result is None and outcome.error is None:
-                running.process.join()
-                code = running.process.exitcode
-                outcome.error = f"its build stopped unexpectedly (exit code {code})"
-            self._finish(running)
+            worker.process.join()
+            code = worker.process.exitcode
+            outcome.error = f"its build stopped unexpectedly (exit code {code})"
+            self._finish(worker, reusable=False)
 
-    def _finish(self, running: _Running) -> None:
-        running.process.join()
-        running.connection.close()
-        del self.running[running.connection]
-        self.finished[running.job.key] = running.outcome
+    def _finish(self, worker: _Worker, reusable: bool) -> None:
+        """The worker's job is over: its outcome is kept; the worker takes another job
+        only if the job succeeded and it has not done its share (`JOBS_PER_WORKER`)."""
+        assert worker.job is not None and worker.outcome is not None
+        self.finished[worker.job.key] = worker.outcome
+        worker.job, worker.outcome = None, None
+        worker.jobs_done += 1
+        if not reusable or worker.jobs_done >= JOBS_PER_WORKER:
+            self._retire(worker, kill=not reusable)
+
+    def _retire(self, worker: _Worker, kill: bool = False) -> None:
+        if kill:
+            worker.process.kill()  # a failed job may leave its worker in any state
+        else:
+            with contextlib.suppress(OSError):
+                worker.connection.send(None)  # "no more jobs": it exits
+        worker.process.join()
+        worker.connection.close()
+        del self.running[worker.connection]
 
 
 # --- in the child -------------------------------------------------------------------
@@ -194,7 +245,10 @@ class _Relay(logging.Handler):
         self.connection.send(("log", record.name, record.levelno, record.getMessage()))
 
 
-def _child(job: Job, connection: Connection) -> None:
+def _work(jobs: list[Job], connection: Connection, parents_end: Connection) -> None:
+    """A worker: run the jobs whose numbers the parent sends, one at a time, until it
+    sends None (or kills it)."""
+    parents_end.close()  # so that the parent's death ends `recv` here
     gc.enable()  # the parent pauses its collector while it builds (see plugin.py)
     _limit_memory()
     watched = logging.getLogger(WATCHED)
@@ -202,11 +256,22 @@ def _child(job: Job, connection: Connection) -> None:
         watched.removeHandler(handler)
     watched.addHandler(_Relay(connection))
     watched.propagate = False
+    # MkDocs' command line drops repeated messages (a filter on its build logger): in a
+    # worker, the second deal's warning would never reach its outcome. The parent
+    # filters what it re-emits.
+    for name in list(logging.root.manager.loggerDict):
+        if name == WATCHED or name.startswith(WATCHED + "."):
+            logging.getLogger(name).filters.clear()
     try:
-        result = job.run(lambda step: connection.send(("step", step)))
-        connection.send(("done", result))
-    except BaseException as error:  # reported to the parent, never raised
-        connection.send(("failed", describe(error)))
+        while (number := connection.recv()) is not None:
+            try:
+                result = jobs[number].run(lambda step: connection.send(("step", step)))
+                connection.send(("done", result))
+            except BaseException as error:  # reported to the parent, never raised
+                connection.send(("failed", describe(error)))
+                return  # it may leave this process in any state: no more jobs here
+    except (EOFError, KeyboardInterrupt):
+        return  # the parent is gone, or Ctrl-C: the parent stops what still runs
     finally:
         connection.close()
 

@@ -1,0 +1,141 @@
+"""Worker processes: jobs run in forked workers, several in turn, each job within its
+time limit; a job that fails, hangs or ends its process costs only itself, and deals
+that share a worker build exactly as each would alone.
+
+Real forks and real builds; the jobs that hang are stopped by the time limit."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import make_deal, run_build, site_files, write_deal, write_project
+from dealroom.build.workers import JOBS_PER_WORKER, Job, Outcome, Step, run_jobs
+from mkdocs.utils import DuplicateFilter
+
+
+def numbered(number: int) -> Callable[[Step], tuple[int, int]]:
+    def run(step: Step) -> tuple[int, int]:
+        step(str(os.getpid()))
+        return number, os.getpid()
+
+    return run
+
+
+def stuck(step: Step) -> None:
+    step(f"stuck in {os.getpid()}")
+    multiprocessing.Event().wait()  # never set: only the time limit ends it
+
+
+def ends_its_process(step: Step) -> None:
+    os._exit(7)
+
+
+def too_deep(step: Step) -> None:
+    step(str(os.getpid()))
+    raise RecursionError
+
+
+def outcomes_of(*runs: Callable[[Step], object], workers: int = 1) -> list[Outcome]:
+    jobs = [Job(f"job {index}", run) for index, run in enumerate(runs)]
+    outcomes = list(run_jobs(jobs, workers, time_limit=1))
+    assert [outcome.key for outcome in outcomes] == [job.key for job in jobs]  # job order
+    assert not multiprocessing.active_children()  # every worker stopped
+    return outcomes
+
+
+def test_workers_take_jobs_in_turn_and_outcomes_come_in_job_order() -> None:
+    count = 2 * JOBS_PER_WORKER + 5
+    outcomes = outcomes_of(*(numbered(number) for number in range(count)), workers=2)
+    assert [outcome.result[0] for outcome in outcomes] == list(range(count))
+    jobs_per_process = Counter(outcome.result[1] for outcome in outcomes)
+    assert os.getpid() not in jobs_per_process
+    assert max(jobs_per_process.values()) == JOBS_PER_WORKER  # shared, then replaced
+    assert len(jobs_per_process) >= 3
+
+
+def test_a_job_over_its_time_limit_is_stopped_and_the_next_run_in_a_new_worker() -> None:
+    before, late, after, last = outcomes_of(numbered(0), stuck, numbered(2), numbered(3))
+    assert late.timed_out and late.error == "it took longer than 1 s"
+    assert late.step == f"stuck in {before.result[1]}"  # the job said where it was
+    assert after.result[0] == 2 and last.result[0] == 3
+    assert after.result[1] != before.result[1]  # the stuck worker was killed, not reused
+    assert after.result[1] == last.result[1]
+
+
+def test_a_job_that_ends_its_process_is_reported_and_the_others_run() -> None:
+    first, ended, after = outcomes_of(numbered(0), ends_its_process, numbered(2))
+    assert ended.error == "its build stopped unexpectedly (exit code 7)"
+    assert first.ok and after.ok and after.result[1] != first.result[1]
+
+
+def test_a_failed_jobs_worker_is_given_no_other_job() -> None:
+    failed, after = outcomes_of(too_deep, numbered(1))
+    assert failed.error is not None and "nested too deeply" in failed.error
+    assert after.ok and str(after.result[1]) != failed.step
+
+
+def test_each_job_keeps_its_log_records_even_when_mkdocs_drops_repeats() -> None:
+    """`mkdocs` (the command) filters repeated messages out of its build logger: in a
+    worker, every deal after the first would lose a warning it shares with another."""
+
+    def warns(step: Step) -> None:
+        logging.getLogger("mkdocs.commands.build").warning("Template skipped: 'x.html'")
+
+    build_log = logging.getLogger("mkdocs.commands.build")
+    repeats = DuplicateFilter()
+    build_log.addFilter(repeats)
+    try:
+        outcomes = outcomes_of(warns, warns, warns)
+    finally:
+        build_log.removeFilter(repeats)
+    for outcome in outcomes:
+        assert outcome.records == [
+            ("mkdocs.commands.build", logging.WARNING, "Template skipped: 'x.html'")
+        ]
+
+
+def test_closing_early_stops_every_worker() -> None:
+    jobs = [Job("first", numbered(0)), Job("stuck", stuck), Job("also stuck", stuck)]
+    outcomes = run_jobs(jobs, workers=2, time_limit=600)
+    assert next(outcomes).ok
+    assert len(multiprocessing.active_children()) == 2
+    outcomes.close()  # type: ignore[attr-defined]  (what `contextlib.closing` does)
+    assert not multiprocessing.active_children()
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764115200")  # sitemap.xml.gz's date
+
+
+DEALS = {  # built in this order, one after another in one worker
+    "anker": make_deal(customer={"name": "Anker GmbH"}, locale="de_DE"),
+    "brise": make_deal(customer={"name": "Brise SA"}, locale="fr_FR", currency="EUR"),
+    "cobalt": make_deal(customer={"name": "Cobalt Inc"}),
+}
+
+
+def test_deals_that_share_a_worker_build_as_each_would_alone(tmp_path: Path, fixed_clock) -> None:
+    def project(name: str, slugs: list[str]) -> dict[str, bytes]:
+        root = write_project(tmp_path / name, workers=1)
+        for slug in slugs:
+            page = f"# Approach\n\nOnly {slug.upper()}-CANARY here.\n\n[^1]\n\n[^1]: {slug}\n"
+            write_deal(root / "deals", slug, DEALS[slug], {"approach.md": page})
+        return site_files(run_build(root))
+
+    together = project("together", list(DEALS))
+    for slug in DEALS:
+        alone = project(slug, [slug])
+        ours = {path: data for path, data in alone.items() if path.startswith(f"{slug}/")}
+        assert ours and ours == {
+            path: data for path, data in together.items() if path.startswith(f"{slug}/")
+        }
+        others = [other.upper() for other in DEALS if other != slug]
+        for path, data in ours.items():
+            assert not any(f"{other}-CANARY".encode() in data for other in others), path
