@@ -33,6 +33,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink, TableOfContents, get_toc
+from mkdocs.theme import Theme
 
 from ..deal.files import DEAL_FILE, DealFiles, Refused
 from ..deal.i18n import gettext, in_language, translations
@@ -241,13 +242,26 @@ def _clean_titles(items: list[AnchorLink]) -> None:
 # --- configuration and build ---------------------------------------------------------
 
 
+class _RunTheme(c.BaseConfigOption[Theme]):
+    """The run's shared theme (`SharedTheme`), validated once with the root site: a deal
+    site takes it as it is. MkDocs' own option makes a new theme for every site, and
+    making one empties MkDocs' list of installed themes, which the next deal's option
+    then reads again from every installed package's entry points (12 ms a deal)."""
+
+    def run_validation(self, value: object) -> Theme:
+        if not isinstance(value, Theme):
+            raise c.ValidationError(f"expected the run's theme, not {type(value).__name__}")
+        return value
+
+
 class DealSiteConfig(MkDocsConfig):
     """A deal site's MkDocs configuration, with a `plugins` option of its own: MkDocs
     keeps one instance of each plugin that has `on_startup` (Material's search) per
     option, and the root site's must never be the one a deal site's build fills. Where
     deals build in this process (no fork), the root's search index held the last deal's
-    pages."""
+    pages. Its `theme` is the run's (`_RunTheme`)."""
 
+    theme = _RunTheme()
     plugins = c.Plugins(theme_key="theme", default=["search"])
 
 
@@ -279,7 +293,7 @@ def deal_site_config(
             "docs_dir": empty_dir,
             "site_dir": os.path.join(outer.site_dir, folder.slug),
             "use_directory_urls": True,
-            "theme": {"name": theme.name},
+            "theme": theme,
             "nav": nav_for(pages),
             "markdown_extensions": _markdown_extensions(outer),
             "plugins": [{"search": _search_options(outer, deal.site_language)}],
@@ -294,7 +308,6 @@ def deal_site_config(
         log.warning(f"deal '{folder.slug}': config '{name}': {problem}")
     if errors:
         raise PluginError("; ".join(f"config '{name}': {problem}" for name, problem in errors))
-    config["theme"] = theme
     plugin = DealSitePlugin(folder, pages, options, contributor_log, step)
     config.plugins[DEAL_SITE_PLUGIN] = plugin
     return config

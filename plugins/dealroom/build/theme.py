@@ -17,7 +17,6 @@ from typing import Any
 import jinja2
 from jinja2 import meta
 from mkdocs.theme import Theme
-from mkdocs.utils import get_theme_names
 
 TEMPLATES_DIR = str(Path(__file__).parent.parent / "templates")
 
@@ -81,10 +80,6 @@ class SharedTheme(Theme):
         # After the user's custom_dir and the theme, so `theme_overrides/dealroom/...` wins.
         shared.dirs.append(TEMPLATES_DIR)
         shared.compiled_dir = compiled_dir
-        # Making a theme empties MkDocs' list of installed themes, which every deal site's
-        # configuration checks its theme's name against: listed again here, once, rather
-        # than in every worker (reading every installed package's entry points).
-        get_theme_names()
         return shared
 
     def get_env(self) -> jinja2.Environment:
