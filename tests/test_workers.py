@@ -121,9 +121,20 @@ DEALS = {  # built in this order, one after another in one worker
 }
 
 
+# An override of a macro that the overview imports without context, in the words of the
+# deal room's language: Jinja keeps such a template's module, made once, across deals.
+PEOPLE_OVERRIDE = (
+    '{% macro people_list(people) -%}<p class="probe">{{ _("buyer-side stakeholders") }}</p>'
+    "{%- endmacro %}\n"
+)
+
+
 def test_deals_that_share_a_worker_build_as_each_would_alone(tmp_path: Path, fixed_clock) -> None:
     def project(name: str, slugs: list[str]) -> dict[str, bytes]:
         root = write_project(tmp_path / name, workers=1)
+        partials = root / "theme_overrides" / "dealroom" / "partials"
+        partials.mkdir(parents=True)
+        (partials / "people.html").write_text(PEOPLE_OVERRIDE, encoding="utf-8")
         for slug in slugs:
             page = f"# Approach\n\nOnly {slug.upper()}-CANARY here.\n\n[^1]\n\n[^1]: {slug}\n"
             write_deal(root / "deals", slug, DEALS[slug], {"approach.md": page})
@@ -139,3 +150,6 @@ def test_deals_that_share_a_worker_build_as_each_would_alone(tmp_path: Path, fix
         others = [other.upper() for other in DEALS if other != slug]
         for path, data in ours.items():
             assert not any(f"{other}-CANARY".encode() in data for other in others), path
+    probes = {slug: together[f"{slug}/index.html"].decode() for slug in DEALS}
+    assert '<p class="probe">Beteiligte auf Kundenseite</p>' in probes["anker"]
+    assert '<p class="probe">buyer-side stakeholders</p>' in probes["cobalt"]

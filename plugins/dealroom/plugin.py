@@ -229,8 +229,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
         if page.file.src_uri == ROOT_PAGE:
             # The seller's language for the page around the dashboard too (print and copy
             # controls), until that page is written (`on_post_page`).
-            language, env = self.config.language, config.theme.get_env()
-            self.seller_language.enter_context(in_language(language, env))
+            self.seller_language.enter_context(in_language(self.config.language))
             page.content = self.dashboard_page or self._dashboard_page(config, self.dashboard)
         return context
 
@@ -243,7 +242,7 @@ class DealRoomPlugin(BasePlugin[DealRoomConfig]):
             "dashboard": dashboard, "skipped": skipped, "quiet_days": QUIET_DAYS,
             "fmt": Formatter(language, "", self.options.as_of),
         }  # fmt: skip
-        with in_language(language, env):
+        with in_language(language):
             return render_sections(env, "root", sections)
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:

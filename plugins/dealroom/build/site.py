@@ -541,7 +541,7 @@ def _build_one(
     errors = _LastError()
     logging.getLogger("mkdocs").addHandler(errors)
     try:
-        with in_language(language, theme.get_env()):
+        with in_language(language):
             config = deal_config(step)
             build(config)
     except Abort:  # MkDocs logged why (relayed to the parent); say it again in the report

@@ -18,6 +18,8 @@ import jinja2
 from jinja2 import meta
 from mkdocs.theme import Theme
 
+from ..deal.i18n import follow_language
+
 TEMPLATES_DIR = str(Path(__file__).parent.parent / "templates")
 
 # What every deal site renders: its pages, the 404 page and the sitemap.
@@ -87,9 +89,10 @@ class SharedTheme(Theme):
             env = super().get_env()
             env.loader = _ListingCacheLoader(self.dirs)
             env.autoescape = _autoescape
-            # dealroom's own words go through gettext (deal/i18n.py), new-style: before
-            # any template is compiled, which depends on it. English until a deal says.
-            env.install_null_translations(newstyle=True)
+            # dealroom's own words go through gettext (deal/i18n.py), new-style, in the
+            # language in use as each page renders: set before any template is compiled,
+            # which depends on it.
+            follow_language(env)
             # The first letter up, the rest as the catalog wrote it: "Im Plan", not
             # "Im plan" as Jinja's `capitalize` would have it.
             env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]

@@ -46,20 +46,24 @@ def translations(language: str) -> stdlib_gettext.NullTranslations:
 
 
 @contextmanager
-def in_language(language: str, env: Any = None) -> Iterator[None]:
-    """Within the block, the Python strings below (and the templates of `env`, if given)
-    are in `language`; after it, the language before. A deal site is built in its deal
-    room's (a worker builds one deal; where there is no fork, the deals take turns in one
-    process), the dashboard and the CLI's reports in the seller's."""
+def in_language(language: str) -> Iterator[None]:
+    """Within the block, the Python strings below (and the templates of an environment
+    `follow_language` set up) are in `language`; after it, the language before. A deal
+    site is built in its deal room's (deals take turns in a worker), the dashboard and
+    the CLI's reports in the seller's."""
     token = _current.set(language)
-    if env is not None:
-        env.install_gettext_translations(translations(language), newstyle=True)
     try:
         yield
     finally:
         _current.reset(token)
-        if env is not None:
-            env.install_gettext_translations(translations(_current.get()), newstyle=True)
+
+
+def follow_language(env: Any) -> None:
+    """Have the templates of Jinja environment `env` translate into the language in use
+    when they render (`in_language`). Not a catalog installed per language: a macro
+    imported without context keeps the words its template module was first made with,
+    and Jinja keeps that module for as long as it keeps the template, across deals."""
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)
 
 
 def current_language() -> str:
