@@ -7,15 +7,20 @@ Real forks and real builds; the jobs that hang are stopped by the time limit."""
 from __future__ import annotations
 
 import logging
+import mmap
 import multiprocessing
 import os
+import select
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import make_deal, run_build, site_files, write_deal, write_project
-from dealroom.build.workers import JOBS_PER_WORKER, Job, Outcome, Step, run_jobs
+from dealroom.build.workers import JOBS_PER_WORKER, MEMORY_BUDGET, Job, Outcome, Step, run_jobs
 from mkdocs.utils import DuplicateFilter
 
 
@@ -98,6 +103,62 @@ def test_each_job_keeps_its_log_records_even_when_mkdocs_drops_repeats() -> None
         assert outcome.records == [
             ("mkdocs.commands.build", logging.WARNING, "Template skipped: 'x.html'")
         ]
+
+
+KEPT: list[mmap.mmap] = []  # what a job leaves behind in its worker, on purpose
+
+
+def keeps(size: int) -> Callable[[Step], int]:
+    def run(step: Step) -> int:  # address space only: the pages are never touched
+        KEPT.append(mmap.mmap(-1, size))
+        return os.getpid()
+
+    return run
+
+
+def test_each_job_has_its_own_memory_budget_whatever_the_jobs_before_left() -> None:
+    most = MEMORY_BUDGET * 3 // 4
+    first, second, greedy = outcomes_of(keeps(most), keeps(most), keeps(MEMORY_BUDGET + 1))
+    assert first.ok and second.ok and first.result == second.result  # one worker, in turn
+    assert not greedy.ok and "memory" in str(greedy.error).lower()
+
+
+def test_jobs_need_keys_of_their_own() -> None:
+    with pytest.raises(ValueError, match="key of its own"):
+        run_jobs([Job("same", numbered(0)), Job("same", numbered(1))], 1, time_limit=1)
+
+
+PARENT = """
+import sys, time
+from dealroom.build.workers import Job, run_jobs
+def wait(step):
+    step("waiting")
+    time.sleep(3600)
+outcomes = run_jobs([Job("a", lambda step: 1), Job("b", wait), Job("c", wait)], 2, 3600)
+print(next(outcomes).ok, flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="Linux's process file descriptors")
+def test_workers_end_when_their_parent_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == "True\n"
+        children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        assert len(children) == 2  # one on a job, one between jobs or on the next
+        ends = [os.pidfd_open(int(pid)) for pid in children]  # readable once it has ended
+    finally:
+        parent.kill()
+        parent.wait()
+    try:
+        deadline = time.monotonic() + 10
+        for end in ends:
+            ended, _, _ = select.select([end], [], [], max(0.0, deadline - time.monotonic()))
+            assert ended, "a worker outlived its parent"
+    finally:
+        for end in ends:
+            os.close(end)
 
 
 def test_closing_early_stops_every_worker() -> None:

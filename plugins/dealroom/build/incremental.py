@@ -13,8 +13,8 @@ What can change a deal's site is fingerprinted:
 These caches live in the cache folder (`.cache/dealroom` by default):
 
 - `deals/<slug>.pickle`: the loaded, validated deal, reused while its folder and
-  dealroom's code are unchanged (loading runs in a worker per deal and dominates a
-  rebuild where nothing changed); `files.json` remembers its files' digests;
+  dealroom's code are unchanged (loading dominates a rebuild where nothing changed);
+  `files.json` remembers its files' digests;
 - `logs/<slug>.pickle`: its contributor log, while the deal and the history (HEAD) are
   unchanged; `dashboard/<slug>.pickle`: its row of the seller's dashboard;
 - `sites/<site key>/<slug>.json`: the manifest of a built deal site, its fingerprint,

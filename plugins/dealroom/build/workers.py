@@ -4,9 +4,10 @@ A deal's Markdown can be pathological: a regular expression backtracking inside 
 cannot be interrupted from Python, so a deal that must not hold up the others has to
 run where it can be stopped. Jobs run in forked workers (which start with the parent's
 compiled theme templates and loaded deals already in memory), one job at a time: the
-parent hands a worker the next job when it reports the last one, and kills a worker
-whose job outlives `time_limit` seconds. Its address space is capped so that one deal
-cannot exhaust the machine.
+parent hands a worker the next job as it reports the last one, and kills a worker whose
+job outlives `time_limit` seconds. Each job may add `MEMORY_BUDGET` bytes to its
+worker's address space, so that one deal cannot exhaust the machine; workers end with
+the parent, however it ends.
 
 A worker takes jobs in turn, since forking one per job costs more than many a job: the
 child copies, page by page, every shared object it touches (Python's reference counts
@@ -23,18 +24,21 @@ another, without a time limit.
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import gc
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-MEMORY_BUDGET = 2 * 1024**3  # bytes a worker may add to the parent's address space
+MEMORY_BUDGET = 2 * 1024**3  # bytes a job may add to its worker's address space
+PR_SET_PDEATHSIG = 1  # Linux's prctl(2): a signal for this process when its parent dies
 JOBS_PER_WORKER = 32  # then a fresh worker: what Python keeps of freed memory stays small
 WATCHED = "mkdocs"  # the logger tree whose records are relayed (MkDocs' and ours)
 
@@ -88,30 +92,28 @@ class _Worker:
     process: Any  # multiprocessing's Process
     connection: Connection  # both ways: job numbers out, messages back
     jobs_done: int = 0
-    job: Job | None = None  # the job it runs now; None while idle
+    job: Job | None = None  # the job it runs now; None once it reported
     deadline: float = 0.0
     outcome: Outcome | None = None
 
 
 class _Pool:
-    """The forked workers of one `run_jobs`: an iterator of outcomes in job order."""
+    """The forked workers of one `run_jobs`: an iterator of outcomes in job order. Every
+    worker it keeps is running a job: one that reports is handed the next at once, or
+    stopped."""
 
     def __init__(self, jobs: Sequence[Job], workers: int, time_limit: float) -> None:
         self.jobs = list(jobs)  # the workers have them from the fork: sent by number
-        self.pending = list(range(len(self.jobs)))
         self.order = [job.key for job in jobs]
+        if len(set(self.order)) < len(self.order):
+            raise ValueError("every job needs a key of its own")
+        self.pending = list(range(len(self.jobs)))
         self.workers = workers
         self.time_limit = time_limit
         self.context = multiprocessing.get_context("fork")
-        self.running: dict[Connection, _Worker] = {}  # busy and idle workers
+        self.running: dict[Connection, _Worker] = {}
         self.finished: dict[str, Outcome] = {}
-        # Every object of the parent (hundreds of loaded deals) is the children's too,
-        # shared until written to: frozen, a child's garbage collector leaves them alone
-        # instead of walking (and so copying) all of them. Collectable again once the
-        # jobs are done (`close`); someone else's freeze is theirs to undo.
-        self.undo_freeze = bool(self.pending) and not gc.get_freeze_count()
-        if self.pending:
-            gc.freeze()
+        self.undo_freeze = False  # this pool froze the parent's objects first
         try:
             self._start_more()
         except BaseException:
@@ -133,11 +135,8 @@ class _Pool:
 
     def close(self) -> None:
         """Stop every worker still running (the caller stopped early, or Ctrl-C)."""
-        for worker in self.running.values():
-            worker.process.kill()
-            worker.process.join()
-            worker.connection.close()
-        self.running.clear()
+        for worker in list(self.running.values()):
+            self._stop(worker)
         self.pending.clear()
         self.order.clear()
         if self.undo_freeze:
@@ -145,42 +144,38 @@ class _Pool:
             gc.unfreeze()
 
     def _start_more(self) -> None:
-        """Give the idle workers the next jobs, and fork workers up to the limit."""
-        for worker in list(self.running.values()):
-            if worker.job is None:
-                if self.pending:
-                    self._hand(worker)
-                else:
-                    self._retire(worker)  # nothing left for it
+        """Fork workers up to the limit, each starting on the next job."""
         while self.pending and len(self.running) < self.workers:
+            number = self.pending.pop(0)
             receiver, sender = self.context.Pipe(duplex=True)
+            # Every object of the parent (hundreds of loaded deals) is the children's
+            # too, shared until written to: frozen, a child's garbage collector leaves
+            # them alone instead of walking (and so copying) all of them. Again before
+            # each fork, for what the parent made since (results). Collectable again once
+            # the jobs are done (`close`); someone else's freeze is theirs to undo.
+            self.undo_freeze |= not gc.get_freeze_count()
+            gc.freeze()
             process = self.context.Process(
-                target=_work, args=(self.jobs, sender, receiver), daemon=True
-            )
+                target=_work, args=(self.jobs, number, sender, receiver, os.getpid()),
+                daemon=True,
+            )  # fmt: skip
             process.start()
             sender.close()
-            worker = _Worker(process, receiver)
-            self.running[receiver] = worker
-            self._hand(worker)
+            self.running[receiver] = self._started(_Worker(process, receiver), number)
 
-    def _hand(self, worker: _Worker) -> None:
-        number = self.pending.pop(0)
+    def _started(self, worker: _Worker, number: int) -> _Worker:
         worker.job, worker.outcome = self.jobs[number], Outcome(self.jobs[number].key)
         worker.deadline = time.monotonic() + self.time_limit
-        try:
-            worker.connection.send(number)
-        except OSError:  # it died idle (killed from outside): the job fails with it
-            self._receive(worker)
+        return worker
 
     def _wait(self) -> None:
-        busy = [worker for worker in self.running.values() if worker.job is not None]
-        if not busy:
-            return  # every job handed out is done: the next are handed out first
-        deadline = min(worker.deadline for worker in busy)
-        ready = wait([worker.connection for worker in busy],
-                     timeout=max(0.0, deadline - time.monotonic()))  # fmt: skip
+        if not self.running:
+            return  # nothing handed out: the next jobs are, first
+        deadline = min(worker.deadline for worker in self.running.values())
+        ready = wait(list(self.running), timeout=max(0.0, deadline - time.monotonic()))
         for connection in ready:
-            self._receive(self.running[connection])  # type: ignore[index]
+            if connection in self.running:
+                self._receive(self.running[connection])  # type: ignore[index]
         now = time.monotonic()
         for worker in list(self.running.values()):
             if worker.outcome is not None and worker.deadline <= now:
@@ -213,21 +208,27 @@ class _Pool:
             self._finish(worker, reusable=False)
 
     def _finish(self, worker: _Worker, reusable: bool) -> None:
-        """The worker's job is over: its outcome is kept; the worker takes another job
-        only if the job succeeded and it has not done its share (`JOBS_PER_WORKER`)."""
+        """The worker's job is over: its outcome is kept. The worker is handed the next
+        job if this one succeeded and it has not done its share (`JOBS_PER_WORKER`);
+        otherwise it is stopped (a failed job may leave its process in any state)."""
         assert worker.job is not None and worker.outcome is not None
         self.finished[worker.job.key] = worker.outcome
         worker.job, worker.outcome = None, None
         worker.jobs_done += 1
-        if not reusable or worker.jobs_done >= JOBS_PER_WORKER:
-            self._retire(worker, kill=not reusable)
+        if not (reusable and self.pending and worker.jobs_done < JOBS_PER_WORKER):
+            self._stop(worker)
+            return
+        number = self.pending.pop(0)
+        try:
+            worker.connection.send(number)
+        except OSError:  # it died between jobs (killed from outside): forked again
+            self.pending.insert(0, number)
+            self._stop(worker)
+            return
+        self._started(worker, number)
 
-    def _retire(self, worker: _Worker, kill: bool = False) -> None:
-        if kill:
-            worker.process.kill()  # a failed job may leave its worker in any state
-        else:
-            with contextlib.suppress(OSError):
-                worker.connection.send(None)  # "no more jobs": it exits
+    def _stop(self, worker: _Worker) -> None:
+        worker.process.kill()  # running a job or between jobs: nothing to finish
         worker.process.join()
         worker.connection.close()
         del self.running[worker.connection]
@@ -245,12 +246,14 @@ class _Relay(logging.Handler):
         self.connection.send(("log", record.name, record.levelno, record.getMessage()))
 
 
-def _work(jobs: list[Job], connection: Connection, parents_end: Connection) -> None:
-    """A worker: run the jobs whose numbers the parent sends, one at a time, until it
-    sends None (or kills it)."""
-    parents_end.close()  # so that the parent's death ends `recv` here
+def _work(
+    jobs: list[Job], number: int, connection: Connection, parents_end: Connection, parent: int
+) -> None:
+    """A worker: run job `number`, then each job whose number the parent sends, one at a
+    time, until the parent stops it (or the job fails)."""
+    parents_end.close()
+    _end_with(parent)
     gc.enable()  # the parent pauses its collector while it builds (see plugin.py)
-    _limit_memory()
     watched = logging.getLogger(WATCHED)
     for handler in list(watched.handlers):
         watched.removeHandler(handler)
@@ -263,27 +266,49 @@ def _work(jobs: list[Job], connection: Connection, parents_end: Connection) -> N
         if name == WATCHED or name.startswith(WATCHED + "."):
             logging.getLogger(name).filters.clear()
     try:
-        while (number := connection.recv()) is not None:
+        while True:
+            _limit_memory()  # for this job, whatever the ones before left in memory
             try:
                 result = jobs[number].run(lambda step: connection.send(("step", step)))
                 connection.send(("done", result))
             except BaseException as error:  # reported to the parent, never raised
                 connection.send(("failed", describe(error)))
                 return  # it may leave this process in any state: no more jobs here
-    except (EOFError, KeyboardInterrupt):
+            number = connection.recv()
+    except (EOFError, OSError, KeyboardInterrupt):
         return  # the parent is gone, or Ctrl-C: the parent stops what still runs
     finally:
         connection.close()
 
 
+def _end_with(parent: int) -> None:
+    """Have Linux kill this worker when the parent dies, however it dies: a worker
+    between jobs would wait for the next for ever (the workers forked after it hold the
+    parent's end of its pipe open), and one on a hung deal would run on."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before that took effect
+        os._exit(0)
+
+
 def _limit_memory() -> None:
+    """What the next job may add to the worker's address space: `MEMORY_BUDGET`. A soft
+    limit, so that each job in turn sets its own."""
     try:
         import resource
 
         with open("/proc/self/statm", encoding="ascii") as statm:
             in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         limit = in_use + MEMORY_BUDGET
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     except (ImportError, OSError, ValueError):
         pass  # no /proc or no resource module: the time limit still applies
 
