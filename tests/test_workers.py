@@ -116,11 +116,14 @@ def keeps(size: int) -> Callable[[Step], int]:
     return run
 
 
-def test_each_job_has_its_own_memory_budget_whatever_the_jobs_before_left() -> None:
+def test_each_job_has_its_own_memory_budget_and_a_worker_holding_more_is_replaced() -> None:
     most = MEMORY_BUDGET * 3 // 4
-    first, second, greedy = outcomes_of(keeps(most), keeps(most), keeps(MEMORY_BUDGET + 1))
+    first, second, third, greedy = outcomes_of(
+        keeps(most), keeps(most), numbered(2), keeps(MEMORY_BUDGET + 1)
+    )
     assert first.ok and second.ok and first.result == second.result  # one worker, in turn
-    assert not greedy.ok and "memory" in str(greedy.error).lower()
+    assert third.ok and third.result[1] != second.result  # left 1.5 budgets behind: replaced
+    assert greedy.error == "it needs more memory than one deal may use"
 
 
 def test_jobs_need_keys_of_their_own() -> None:

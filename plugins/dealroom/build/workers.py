@@ -4,17 +4,17 @@ A deal's Markdown can be pathological: a regular expression backtracking inside 
 cannot be interrupted from Python, so a deal that must not hold up the others has to
 run where it can be stopped. Jobs run in forked workers (which start with the parent's
 compiled theme templates and loaded deals already in memory), one job at a time: the
-parent hands a worker the next job as it reports the last one, and kills a worker whose
-job outlives `time_limit` seconds. Each job may add `MEMORY_BUDGET` bytes to its
-worker's address space, so that one deal cannot exhaust the machine; workers end with
-the parent, however it ends.
+parent hands a worker its next job as it takes the last one's outcome, and kills a
+worker whose job outlives `time_limit` seconds. Each job may add `MEMORY_BUDGET` bytes
+to its worker's address space, so that one deal cannot exhaust the machine. On Linux,
+workers end with the parent, however it ends.
 
 A worker takes jobs in turn, since forking one per job costs more than many a job: the
 child copies, page by page, every shared object it touches (Python's reference counts
 are writes), and is set up and torn down. Jobs are written to keep nothing between
 them (each deal's build has its own configuration, plugins and pages); a worker whose
 job failed or ran out of time is never given another, and each is replaced after
-`JOBS_PER_WORKER` jobs, so what builds leave behind never adds up.
+`JOBS_PER_WORKER` jobs, or once its jobs left more than a budget of memory behind.
 
 The worker relays its log records to the parent, which re-emits them with the job's
 outcome in job order, so output is deterministic and `mkdocs build --strict` counts
@@ -24,13 +24,15 @@ another, without a time limit.
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
+import errno
 import gc
 import logging
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +69,10 @@ class Outcome:
 
 def run_jobs(jobs: Sequence[Job], workers: int, time_limit: float) -> Iterator[Outcome]:
     """Run `jobs`, at most `workers` at once; iterate for their outcomes in job order.
-    The first workers start at once, so the caller can do other work while they run
-    (where there is no fork, each job runs in this process as its outcome is asked for);
-    `close()` the iterator (`contextlib.closing`) to stop whatever still runs."""
+    The first workers start at once, each on a job, so the caller can do other work while
+    they run; the next jobs are handed out as the caller asks for outcomes (where there
+    is no fork, each job runs in this process as its outcome is asked for). `close()` the
+    iterator (`contextlib.closing`) to stop whatever still runs."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return (_run_here(job) for job in jobs)  # each job as its outcome is asked for
     return _Pool(jobs, max(1, workers), time_limit)
@@ -79,7 +82,9 @@ def describe(error: BaseException) -> str:
     """A failure in a sentence a seller can act on (never a traceback)."""
     if isinstance(error, RecursionError):
         return "it is nested too deeply to render (lists, quotes or brackets, hundreds deep)"
-    if isinstance(error, MemoryError):
+    if isinstance(error, MemoryError) or (
+        isinstance(error, OSError) and error.errno == errno.ENOMEM
+    ):
         return "it needs more memory than one deal may use"
     return str(error) or type(error).__name__
 
@@ -128,9 +133,11 @@ class _Pool:
             self.close()
             raise StopIteration
         key = self.order.pop(0)
+        self._wait(at_most=0.0)  # what came meanwhile: those workers get their next jobs
         while key not in self.finished:
             self._start_more()
             self._wait()
+        self._start_more()
         return self.finished.pop(key)
 
     def close(self) -> None:
@@ -146,7 +153,7 @@ class _Pool:
     def _start_more(self) -> None:
         """Fork workers up to the limit, each starting on the next job."""
         while self.pending and len(self.running) < self.workers:
-            number = self.pending.pop(0)
+            number = self.pending[0]
             receiver, sender = self.context.Pipe(duplex=True)
             # Every object of the parent (hundreds of loaded deals) is the children's
             # too, shared until written to: frozen, a child's garbage collector leaves
@@ -155,12 +162,22 @@ class _Pool:
             # the jobs are done (`close`); someone else's freeze is theirs to undo.
             self.undo_freeze |= not gc.get_freeze_count()
             gc.freeze()
+            # Linux ends a worker when the thread that forked it ends: asked for only
+            # where that thread is the main one, whose end is the process's.
+            ends_with_parent = threading.current_thread() is threading.main_thread()
             process = self.context.Process(
-                target=_work, args=(self.jobs, number, sender, receiver, os.getpid()),
+                target=_work,
+                args=(self.jobs, number, sender, receiver, os.getpid(), ends_with_parent),
                 daemon=True,
             )  # fmt: skip
-            process.start()
-            sender.close()
+            try:
+                process.start()
+            except BaseException:
+                receiver.close()
+                raise
+            finally:
+                sender.close()
+            self.pending.pop(0)
             self.running[receiver] = self._started(_Worker(process, receiver), number)
 
     def _started(self, worker: _Worker, number: int) -> _Worker:
@@ -168,16 +185,21 @@ class _Pool:
         worker.deadline = time.monotonic() + self.time_limit
         return worker
 
-    def _wait(self) -> None:
+    def _wait(self, at_most: float | None = None) -> None:
+        """Take the workers' messages, waiting for one at most `at_most` seconds (by
+        default, until the next deadline), and stop the workers past their deadline."""
         if not self.running:
             return  # nothing handed out: the next jobs are, first
         deadline = min(worker.deadline for worker in self.running.values())
-        ready = wait(list(self.running), timeout=max(0.0, deadline - time.monotonic()))
+        timeout = max(0.0, deadline - time.monotonic())
+        ready = wait(list(self.running), timeout if at_most is None else min(timeout, at_most))
         for connection in ready:
             if connection in self.running:
                 self._receive(self.running[connection])  # type: ignore[index]
         now = time.monotonic()
         for worker in list(self.running.values()):
+            if worker.deadline <= now and worker.connection.poll():
+                self._receive(worker)  # it reported just in time
             if worker.outcome is not None and worker.deadline <= now:
                 worker.outcome.timed_out = True
                 worker.outcome.error = f"it took longer than {self.time_limit:g} s"
@@ -194,23 +216,24 @@ class _Pool:
                 elif kind == "step":
                     outcome.step = values[0]
                 elif kind == "done":
-                    outcome.result = values[0]
-                    self._finish(worker, reusable=True)
+                    outcome.result, holds_too_much = values
+                    self._finish(worker, reusable=not holds_too_much)
                     return
                 elif kind == "failed":
                     outcome.error = values[0]
                     self._finish(worker, reusable=False)
                     return
         except (EOFError, OSError):
-            worker.process.join()
+            worker.process.join(1)  # it ended: at most a thread of its own left to end
             code = worker.process.exitcode
             outcome.error = f"its build stopped unexpectedly (exit code {code})"
             self._finish(worker, reusable=False)
 
     def _finish(self, worker: _Worker, reusable: bool) -> None:
         """The worker's job is over: its outcome is kept. The worker is handed the next
-        job if this one succeeded and it has not done its share (`JOBS_PER_WORKER`);
-        otherwise it is stopped (a failed job may leave its process in any state)."""
+        job if this one succeeded, it has not done its share (`JOBS_PER_WORKER`) and
+        does not hold too much; otherwise it is stopped (a failed job may leave its
+        process in any state)."""
         assert worker.job is not None and worker.outcome is not None
         self.finished[worker.job.key] = worker.outcome
         worker.job, worker.outcome = None, None
@@ -247,12 +270,19 @@ class _Relay(logging.Handler):
 
 
 def _work(
-    jobs: list[Job], number: int, connection: Connection, parents_end: Connection, parent: int
+    jobs: list[Job],
+    number: int,
+    connection: Connection,
+    parents_end: Connection,
+    parent: int,
+    ends_with_parent: bool,
 ) -> None:
     """A worker: run job `number`, then each job whose number the parent sends, one at a
     time, until the parent stops it (or the job fails)."""
     parents_end.close()
-    _end_with(parent)
+    if ends_with_parent:
+        _end_with(parent)
+    budget = _MemoryBudget()
     gc.enable()  # the parent pauses its collector while it builds (see plugin.py)
     watched = logging.getLogger(WATCHED)
     for handler in list(watched.handlers):
@@ -267,10 +297,10 @@ def _work(
             logging.getLogger(name).filters.clear()
     try:
         while True:
-            _limit_memory()  # for this job, whatever the ones before left in memory
+            budget.set_for_next_job()
             try:
                 result = jobs[number].run(lambda step: connection.send(("step", step)))
-                connection.send(("done", result))
+                connection.send(("done", result, budget.holds_too_much()))
             except BaseException as error:  # reported to the parent, never raised
                 connection.send(("failed", describe(error)))
                 return  # it may leave this process in any state: no more jobs here
@@ -286,31 +316,60 @@ def _end_with(parent: int) -> None:
     between jobs would wait for the next for ever (the workers forked after it hold the
     parent's end of its pipe open), and one on a hung deal would run on."""
     if not sys.platform.startswith("linux"):
-        return
+        return  # elsewhere, a worker between jobs ends when its pipe does
     try:
+        import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         return
     if os.getppid() != parent:  # it died before that took effect
         os._exit(0)
 
 
-def _limit_memory() -> None:
-    """What the next job may add to the worker's address space: `MEMORY_BUDGET`. A soft
-    limit, so that each job in turn sets its own."""
-    try:
+class _MemoryBudget:
+    """What each job may add to its worker's address space (`MEMORY_BUDGET`), whatever
+    the jobs before it left there, set as the soft limit for each job in turn (never
+    above a limit the user set). A worker whose jobs left more than a budget behind is
+    replaced. Without /proc or the resource module, the time limit still applies."""
+
+    def __init__(self) -> None:
+        self.at_start = _address_space()
+        try:
+            import resource
+
+            self.user_limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        except (ImportError, OSError, ValueError):
+            self.user_limit = None
+
+    def set_for_next_job(self) -> None:
+        in_use = _address_space()
+        if in_use is None or self.user_limit is None:
+            return
         import resource
 
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         limit = in_use + MEMORY_BUDGET
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, OSError, ValueError):
-        pass  # no /proc or no resource module: the time limit still applies
+        if self.user_limit != resource.RLIM_INFINITY:
+            limit = min(limit, self.user_limit)
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+    def holds_too_much(self) -> bool:
+        in_use = _address_space()
+        if in_use is None or self.at_start is None:
+            return False
+        return in_use - self.at_start > MEMORY_BUDGET
+
+
+def _address_space() -> int | None:
+    """This process's address space in bytes (what RLIMIT_AS limits), if Linux says."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
 
 
 def _run_here(job: Job) -> Outcome:
