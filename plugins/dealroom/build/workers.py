@@ -104,7 +104,7 @@ class _Worker:
 
 class _Pool:
     """The forked workers of one `run_jobs`: an iterator of outcomes in job order. Every
-    worker it keeps is running a job: one that reports is handed the next at once, or
+    worker it keeps has a job: one whose outcome it takes is handed the next, or
     stopped."""
 
     def __init__(self, jobs: Sequence[Job], workers: int, time_limit: float) -> None:
