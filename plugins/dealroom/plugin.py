@@ -33,11 +33,12 @@ from .build.incremental import (
     code_digest,
     deal_fingerprints,
 )
-from .build.project import DealReport, frozen_objects, load_project, paused_garbage_collection
+from .build.project import DealReport, load_project, paused_garbage_collection
 from .build.rendering import Formatter, render_sections
 from .build.shards import Shard, ShardError, effective_shard
 from .build.site import BuildOptions, DealSiteBuilds, run_settings
 from .build.theme import SHARED_STORE, SharedTheme, prune_shared
+from .build.workers import frozen_objects
 from .config import DealRoomConfig, cache_path, load_limits, load_options, plugin_as_of
 from .deal.i18n import in_language
 from .deal.loading import DealFolder

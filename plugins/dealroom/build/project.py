@@ -243,19 +243,6 @@ def paused_garbage_collection() -> Iterator[None]:
             gc.enable()
 
 
-@contextmanager
-def frozen_objects() -> Iterator[None]:
-    """Every object alive now, left alone by Python's collector until the end: frozen
-    (`gc.freeze`), unless someone else froze objects already (theirs to undo)."""
-    thaw = not gc.get_freeze_count()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        if thaw:
-            gc.unfreeze()
-
-
 def _load_one(
     folder: Path, project_root: Path, options: LoadOptions | None, step: Step
 ) -> DealFolder | tuple[list[str], list[str]]:

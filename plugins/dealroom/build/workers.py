@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -78,6 +79,19 @@ def run_jobs(jobs: Sequence[Job], workers: int, time_limit: float) -> Iterator[O
     return _Pool(jobs, max(1, workers), time_limit)
 
 
+@contextmanager
+def frozen_objects() -> Iterator[None]:
+    """Every object alive now, left alone by Python's collector until the end: frozen
+    (`gc.freeze`), unless someone else froze objects already (theirs to undo)."""
+    thaw = not gc.get_freeze_count()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if thaw:
+            gc.unfreeze()
+
+
 def describe(error: BaseException) -> str:
     """A failure in a sentence a seller can act on (never a traceback)."""
     if isinstance(error, RecursionError):
@@ -118,7 +132,7 @@ class _Pool:
         self.context = multiprocessing.get_context("fork")
         self.running: dict[Connection, _Worker] = {}
         self.finished: dict[str, Outcome] = {}
-        self.undo_freeze = False  # this pool froze the parent's objects first
+        self.frozen = ExitStack()  # the parent's objects, frozen before each fork
         try:
             self._start_more()
         except BaseException:
@@ -146,9 +160,7 @@ class _Pool:
             self._stop(worker)
         self.pending.clear()
         self.order.clear()
-        if self.undo_freeze:
-            self.undo_freeze = False
-            gc.unfreeze()
+        self.frozen.close()
 
     def _start_more(self) -> None:
         """Fork workers up to the limit, each starting on the next job."""
@@ -159,9 +171,8 @@ class _Pool:
             # too, shared until written to: frozen, a child's garbage collector leaves
             # them alone instead of walking (and so copying) all of them. Again before
             # each fork, for what the parent made since (results). Collectable again once
-            # the jobs are done (`close`); someone else's freeze is theirs to undo.
-            self.undo_freeze |= not gc.get_freeze_count()
-            gc.freeze()
+            # the jobs are done (`close`).
+            self.frozen.enter_context(frozen_objects())
             # Linux ends a worker when the thread that forked it ends: asked for only
             # where that thread is the main one, whose end is the process's.
             ends_with_parent = threading.current_thread() is threading.main_thread()
