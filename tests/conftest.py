@@ -174,6 +174,13 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MkDocs stamps sitemap.xml.gz with the build time: fixed, as reproducible builds
+    do, so that two builds can be compared byte for byte."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764115200")
+
+
+@pytest.fixture
 def served_dir() -> Iterator[Path]:
     """A publish folder nginx's unprivileged workers can read (pytest's own temporary
     folders are private to their owner), removed afterwards."""

@@ -30,10 +30,7 @@ from mkdocs.exceptions import Abort
 SLUGS = ("fjordline", "harbor", "northwind")
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    # MkDocs stamps sitemap.xml.gz with the build time: fix it, as reproducible builds do.
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764115200")
+pytestmark = pytest.mark.usefixtures("fixed_clock")  # compares builds byte for byte
 
 
 def project_with_deals(root: Path, **options) -> Path:

@@ -173,11 +173,6 @@ def test_closing_early_stops_every_worker() -> None:
     assert not multiprocessing.active_children()
 
 
-@pytest.fixture
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764115200")  # sitemap.xml.gz's date
-
-
 DEALS = {  # built in this order, one after another in one worker
     "anker": make_deal(customer={"name": "Anker GmbH"}, locale="de_DE"),
     "brise": make_deal(customer={"name": "Brise SA"}, locale="fr_FR", currency="EUR"),
